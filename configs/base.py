@@ -1,0 +1,90 @@
+"""Base experiment config: the original TD3+ODT defaults (DESIGN.md sections 2-5).
+
+Family files (mujoco.py, adroit.py, ...) start from `get_config()` and override a few
+fields per preset. Integer `-1` means "take the value from the dataset registry".
+"""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.env_name = 'hopper-medium'  # a dataset name of vitamin_jax.envs.registry
+    c.seed = 16
+    c.algo = 'td3_odt'  # td3_odt | odt | td3
+
+    c.dataset = ml_collections.ConfigDict()
+    c.dataset.minari_id = ''  # '' = the registry's default Minari id
+    c.dataset.path = ''  # a legacy D4RL .hdf5 file; takes precedence over Minari
+    c.dataset.download = False  # try `minari.download_dataset` when missing locally
+    c.dataset.generate_if_missing = False  # generate a random-policy dataset locally
+    c.dataset.generate_num_steps = 1_000_000
+    c.dataset.remove_trivial_trajs = True  # AntMaze: keep only 9 one-step trajectories
+    c.dataset.delayed_reward = 0  # M > 1: rewards summed and paid every M steps
+
+    c.model = ml_collections.ConfigDict()
+    c.model.embed_dim = 512
+    c.model.n_layer = 4
+    c.model.n_head = 4
+    c.model.dropout = 0.1
+    c.model.context_len = 20  # K, the training context
+    c.model.eval_context_length = 5  # steps kept at rollout time, left-padded to K
+    c.model.ordering = 0  # 1: add a learned absolute-timestep embedding (off in the paper)
+    c.model.compute_dtype = 'float32'  # 'bfloat16' for the transformer's matmuls
+
+    c.critic = ml_collections.ConfigDict()
+    c.critic.hidden_dims = (256, 256)
+    c.critic.layer_norm = -1  # -1 registry default, 0 off, 1 on (non-affine LayerNorm)
+    c.critic.num_qs = 2
+    c.critic.learning_rate = 1e-3
+    c.critic.weight_decay = 0.01  # PyTorch AdamW default, as in the original
+
+    c.actor = ml_collections.ConfigDict()
+    c.actor.learning_rate = 1e-4
+    c.actor.weight_decay = 5e-4
+    c.actor.warmup_steps = 10_000
+    c.actor.grad_clip = 0.25
+    c.actor.eps = 1e-8
+
+    c.temperature = ml_collections.ConfigDict()
+    c.temperature.init = 0.1
+    c.temperature.learning_rate = 1e-4
+
+    c.rl = ml_collections.ConfigDict()
+    c.rl.gamma = 0.99
+    c.rl.tau = 0.005
+    c.rl.policy_noise = 0.2
+    c.rl.noise_clip = 0.5
+    c.rl.actor_update_interval = 2
+    c.rl.rl_coeff = 0.1  # alpha: weight of the RL term (0 for pure ODT)
+    c.rl.sup_coeff = 1.0  # weight of the supervised term (0 online for pure TD3)
+    c.rl.rl_from_start = False  # use the RL term during pretraining too (AntMaze)
+    c.rl.target_masking = 'faithful'  # 'faithful' (all-ones mask) | 'fixed' (sample's mask)
+
+    c.train = ml_collections.ConfigDict()
+    c.train.batch_size = 256
+    c.train.max_pretrain_iters = 1
+    c.train.num_updates_per_pretrain_iter = 5000
+    c.train.num_updates_per_online_iter = 300
+    c.train.replay_size = 1000  # trajectories
+
+    c.online = ml_collections.ConfigDict()
+    c.online.eval_rtg = 3600.0  # in reward units after the per-family division
+    c.online.online_rtg = 7200.0
+    c.online.reward_scale = -1.0  # RTG scale; -1 = registry default
+    c.online.num_online_envs = 1
+    c.online.num_eval_episodes = 10
+    c.online.minimum_sapairs_per_iter = 0
+    c.online.expl_noise = 0.1
+    c.online.max_online_transitions = 500_000
+    c.online.eval_interval = 10
+    c.online.truncation = 'terminal'  # 'terminal' (original) | 'bootstrap' (time limits bootstrap)
+
+    c.checkpoint = ml_collections.ConfigDict()
+    c.checkpoint.every_iters = 10
+    c.checkpoint.keep = 2
+
+    c.log = ml_collections.ConfigDict()
+    c.log.tensorboard = True
+    c.log.progress_bar = True
+    return c
