@@ -60,6 +60,18 @@ def get_config() -> ml_collections.ConfigDict:
     c.rl.sup_coeff = 1.0  # weight of the supervised term (0 online for pure TD3)
     c.rl.rl_from_start = False  # use the RL term during pretraining too (AntMaze)
     c.rl.target_masking = 'faithful'  # 'faithful' (all-ones mask) | 'fixed' (sample's mask)
+    c.rl.normalized_rl_coeff = False  # alpha / mean|Q| of the batch (TD3+BC style)
+
+    # Ablation algorithms (ORIGINAL.md section 5); used only by iql_odt / awac_odt.
+    c.iql = ml_collections.ConfigDict()
+    c.iql.expectile = 0.7  # Adroit: 0.9
+    c.iql.beta = 3.0  # Adroit: 10
+    c.iql.weight_clip = 100.0
+    c.awac = ml_collections.ConfigDict()
+    c.awac.beta = 1.0
+    c.awac.weight_clip = 20.0
+    c.awac.normalize_adv = False  # softmax weights over all B x K entries
+    c.awac.soft_target = True  # entropy bonus in the critic target (the original's default)
 
     c.train = ml_collections.ConfigDict()
     c.train.batch_size = 256

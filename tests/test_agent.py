@@ -107,7 +107,7 @@ def test_target_actions_come_from_target_actor_on_shifted_window():
     batch = jax.tree.map(lambda x: x[0], synthetic_batches(2, (1,)))
     # Make the live actor differ from the target: the target must be used.
     state = state.replace(actor_params=jax.tree.map(lambda p: p + 0.5, state.actor_params))
-    got = learner._target_actions(state, batch, jax.random.PRNGKey(0))
+    got, _ = learner._target_policy(state, batch, jax.random.PRNGKey(0))
     next_actions = np.concatenate([batch.actions[:, 1:], np.zeros_like(batch.actions[:, :1])], axis=1)
     expected = learner.actor.apply(
         state.target_actor_params, batch.next_states, next_actions, batch.rtg[:, 1:],

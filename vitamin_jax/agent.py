@@ -71,7 +71,15 @@ class Learner:
     target_entropy: float
     init_temperature: float
     target_masking: str = "faithful"
-    axis_name: Optional[str] = None  # set under data parallelism: gradients are averaged
+    normalized_rl_coeff: bool = False
+    iql_expectile: float = 0.7
+    iql_beta: float = 3.0
+    iql_weight_clip: float = 100.0
+    awac_beta: float = 1.0
+    awac_weight_clip: float = 20.0
+    awac_normalize_adv: bool = False
+    awac_soft_target: bool = True
+    axis_name: Optional[str] = None  # set under pmap-style data parallelism: gradients are averaged
 
     @classmethod
     def from_config(
@@ -85,9 +93,10 @@ class Learner:
             dropout=m.dropout, stochastic=algo.stochastic, ordering=m.ordering,
             dtype=jnp.dtype(m.compute_dtype),
         )
-        critic = CriticEnsemble(tuple(config.critic.hidden_dims), critic_layer_norm, config.critic.num_qs)
+        critic = CriticEnsemble(tuple(config.critic.hidden_dims), critic_layer_norm, config.critic.num_qs,
+                                with_value=algo.critic == "iql")
         a = config.actor
-        interval = config.rl.actor_update_interval if algo.trains_critic else 1
+        interval = 1 if algo.single_interval else config.rl.actor_update_interval
         return cls(
             actor=actor,
             critic=critic,
@@ -105,6 +114,14 @@ class Learner:
             target_entropy=-float(act_dim),
             init_temperature=config.temperature.init,
             target_masking=config.rl.target_masking,
+            normalized_rl_coeff=bool(config.rl.normalized_rl_coeff),
+            iql_expectile=config.iql.expectile,
+            iql_beta=config.iql.beta,
+            iql_weight_clip=config.iql.weight_clip,
+            awac_beta=config.awac.beta,
+            awac_weight_clip=config.awac.weight_clip,
+            awac_normalize_adv=bool(config.awac.normalize_adv),
+            awac_soft_target=bool(config.awac.soft_target),
             axis_name=axis_name,
         )
 
@@ -142,32 +159,64 @@ class Learner:
     def _mean_grads(self, grads):
         return grads if self.axis_name is None else jax.lax.pmean(grads, self.axis_name)
 
-    def _target_actions(self, state: AgentState, batch: Batch, key: jax.Array) -> jax.Array:
-        """Target actor's smoothed action at s_{t+1} for every position: [B, K, A]."""
+    def _target_policy(self, state: AgentState, batch: Batch, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Target actor at s_{t+1} for every position: (action [B, K, A], log pi' [B, K]).
+
+        A stochastic target is sampled (as the original); TD3-style critics then add
+        clipped smoothing noise. log pi' is zero for a deterministic actor.
+        """
         sample_key, noise_key = jax.random.split(key)
         states, actions, rtg, timesteps, mask = losses.next_step_inputs(batch, self.target_masking)
         out = self.actor.apply(state.target_actor_params, states, actions, rtg, timesteps, mask, deterministic=True)
-        if self.algo.stochastic:  # the original draws a sample from a stochastic target
-            next_actions, _ = distributions.sample(sample_key, out.mu, out.log_std)
+        if self.algo.stochastic:
+            next_actions, log_prob = distributions.sample(sample_key, out.mu, out.log_std)
         else:
-            next_actions = out.action
+            next_actions, log_prob = out.action, jnp.zeros(out.action.shape[:-1])
         next_actions = jnp.clip(next_actions, -ACTION_LIMIT, ACTION_LIMIT)
-        eps = jax.random.normal(noise_key, next_actions.shape, next_actions.dtype)
-        return losses.smoothed_target_action(next_actions, eps, self.policy_noise, self.noise_clip, ACTION_LIMIT)
+        if self.algo.critic == "td3" and self.algo.target_smoothing:
+            eps = jax.random.normal(noise_key, next_actions.shape, next_actions.dtype)
+            next_actions = losses.smoothed_target_action(next_actions, eps, self.policy_noise, self.noise_clip,
+                                                         ACTION_LIMIT)
+        return next_actions, log_prob
+
+    def _critic_target(self, state: AgentState, batch: Batch, key: jax.Array) -> jax.Array:
+        """TD target y [B, K] for the critic kind of the algorithm (no gradient)."""
+        if self.algo.critic == "iql":
+            next_value = self.critic.apply(state.target_critic_params, batch.next_states, method="value")
+            return losses.value_td_target(batch.rewards, batch.dones, next_value, self.gamma)
+        next_actions, next_log_prob = self._target_policy(state, batch, key)
+        next_q = self.critic.apply(state.target_critic_params, batch.next_states, next_actions)
+        if self.algo.critic == "soft":
+            temperature = jnp.exp(state.log_temperature)
+            if self.algo.rl_term == "awac" and not self.awac_soft_target:
+                temperature = jnp.zeros_like(temperature)
+            return losses.soft_td_target(batch.rewards, batch.dones, next_q, next_log_prob, temperature, self.gamma)
+        if not self.algo.twin_min:
+            next_q = next_q[:1]  # DDPG: the first critic alone
+        return losses.td_target(batch.rewards, batch.dones, next_q, self.gamma)
 
     def critic_step(self, state: AgentState, batch: Batch, key: jax.Array) -> tuple[AgentState, dict]:
-        next_actions = self._target_actions(state, batch, key)
-        next_q = self.critic.apply(state.target_critic_params, batch.next_states, next_actions)
-        target = jax.lax.stop_gradient(losses.td_target(batch.rewards, batch.dones, next_q, self.gamma))
+        target = jax.lax.stop_gradient(self._critic_target(state, batch, key))
+        # IQL's value target: min of the *target* twins at the dataset action.
+        q_data_target = (jnp.min(self.critic.apply(state.target_critic_params, batch.states, batch.actions), axis=0)
+                         if self.algo.critic == "iql" else None)
 
         def loss_fn(params):
             q = self.critic.apply(params, batch.states, batch.actions)
-            return losses.critic_loss(q, target, batch.mask), q
+            loss = losses.critic_loss(q, target, batch.mask)
+            aux = {"q": q}
+            if self.algo.critic == "iql":
+                value = self.critic.apply(params, batch.states, method="value")
+                advantage = q_data_target - value
+                value_loss = losses.expectile_loss(advantage, self.iql_expectile)
+                aux.update(value_loss=value_loss, q_loss=loss, advantage=advantage)
+                loss = loss + value_loss
+            return loss, aux
 
-        (loss, q), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.critic_params)
+        (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.critic_params)
         updates, opt_state = self.critic_tx.update(self._mean_grads(grads), state.critic_opt_state,
                                                    state.critic_params)
-        q1 = q[0]
+        q1 = aux["q"][0]
         q_mean = losses.masked_mean(q1, batch.mask)
         q_std = jnp.sqrt(losses.masked_mean(jnp.square(q1 - q_mean), batch.mask))
         state = state.replace(
@@ -175,12 +224,52 @@ class Learner:
             critic_opt_state=opt_state,
             critic_steps=state.critic_steps + 1,
         )
-        return state, {"critic_loss": loss, "q_mean": q_mean, "q_std": q_std}
+        metrics = {"critic_loss": loss, "q_mean": q_mean, "q_std": q_std}
+        if self.algo.critic == "iql":
+            metrics.update(value_loss=aux["value_loss"], q_loss=aux["q_loss"],
+                           advantage=jax.lax.stop_gradient(aux["advantage"]))
+        return state, metrics
+
+    def _rl_loss(self, state: AgentState, batch: Batch, out, key: jax.Array, temperature: jax.Array,
+                 rl_coeff: jax.Array, advantage: Optional[jax.Array]) -> tuple[jax.Array, jax.Array]:
+        """The algorithm's RL term and its (possibly Q-normalised) coefficient."""
+        critic_params = jax.lax.stop_gradient(state.critic_params)
+        q_fn = lambda actions: self.critic.apply(critic_params, batch.states, actions)
+        kind = self.algo.rl_term
+        if kind == "q":  # TD3 / DDPG: -Q1 at the actor's (mean) action
+            q = q_fn(out.action)[0]
+            scale_q, rl = q, losses.actor_rl_loss(q, batch.mask)
+        elif kind == "sac":
+            sample_key, entropy_key = jax.random.split(key)
+            actions, _ = distributions.sample(sample_key, out.mu, out.log_std)
+            q = jnp.min(q_fn(actions), axis=0)
+            entropy = distributions.entropy_estimate(entropy_key, out.mu, out.log_std)
+            scale_q, rl = q, losses.sac_actor_rl_loss(q, entropy, temperature, batch.mask)
+        elif kind in ("iql", "awac"):
+            log_prob = (distributions.log_likelihood(batch.actions, out.mu, out.log_std) if self.algo.stochastic
+                        else -jnp.sum(jnp.square(out.action - batch.actions), axis=-1))
+            if kind == "iql":
+                weights = losses.iql_weights(advantage, self.iql_beta, self.iql_weight_clip)
+                scale_q = None
+            else:
+                policy_actions, _ = distributions.sample(key, jax.lax.stop_gradient(out.mu),
+                                                         jax.lax.stop_gradient(out.log_std))
+                v_pi = jnp.min(q_fn(policy_actions), axis=0)
+                q_data = jnp.min(q_fn(batch.actions), axis=0)
+                weights = losses.awac_weights(q_data - v_pi, self.awac_beta, self.awac_weight_clip,
+                                              self.awac_normalize_adv)
+                scale_q = v_pi
+            rl = losses.weighted_log_likelihood_loss(weights, log_prob, batch.mask)
+        else:
+            return jnp.float32(0.0), rl_coeff
+        if self.normalized_rl_coeff and scale_q is not None:
+            rl_coeff = losses.normalized_rl_coeff(rl_coeff, scale_q)
+        return rl, rl_coeff
 
     def actor_step(
-        self, state: AgentState, batch: Batch, key: jax.Array, coeffs: dict
+        self, state: AgentState, batch: Batch, key: jax.Array, coeffs: dict, advantage: Optional[jax.Array] = None
     ) -> tuple[AgentState, dict]:
-        dropout_key, entropy_key = jax.random.split(key)
+        dropout_key, entropy_key, rl_key = jax.random.split(key, 3)
         temperature = jnp.exp(state.log_temperature)
 
         def loss_fn(params):
@@ -196,13 +285,9 @@ class Learner:
                 sup, aux = losses.odt_loss(ll, entropy, batch.mask, reg)
             else:
                 sup = losses.mse_loss(out.action, batch.actions, batch.mask)
-            if self.algo.rl_term:
-                q = self.critic.apply(jax.lax.stop_gradient(state.critic_params), batch.states, out.action)
-                rl = losses.actor_rl_loss(q[0], batch.mask)
-            else:
-                rl = jnp.float32(0.0)
-            loss = losses.combined_actor_loss(sup, rl, coeffs["sup_coeff"], coeffs["rl_coeff"])
-            return loss, {"actor_loss": loss, "sup_loss": sup, "rl_loss": rl, **aux}
+            rl, rl_coeff = self._rl_loss(state, batch, out, rl_key, temperature, coeffs["rl_coeff"], advantage)
+            loss = losses.combined_actor_loss(sup, rl, coeffs["sup_coeff"], rl_coeff)
+            return loss, {"actor_loss": loss, "sup_loss": sup, "rl_loss": rl, "rl_coeff": rl_coeff, **aux}
 
         grads, metrics = jax.grad(loss_fn, has_aux=True)(state.actor_params)
         grads = self._mean_grads(grads)
@@ -213,7 +298,7 @@ class Learner:
             actor_opt_state=opt_state,
             actor_steps=state.actor_steps + 1,
         )
-        if self.algo.entropy_reg:
+        if self.algo.learns_temperature:
             state = self._temperature_step(state, metrics["entropy"])
         metrics["temperature"] = jnp.exp(state.log_temperature)
         return state, metrics
@@ -243,13 +328,15 @@ class Learner:
         state = state.replace(rng=rng)
         critic_metrics = []
         metrics = {}
+        advantage = None
         for j in range(self.actor_update_interval):
             batch = jax.tree.map(lambda x: x[j], batches)
             if self.algo.trains_critic:
                 state, m = self.critic_step(state, batch, keys[2 * j])
+                advantage = m.pop("advantage", None)  # IQL: computed before the critic update
                 critic_metrics.append(m)
             if j == 0:
-                state, metrics = self.actor_step(state, batch, keys[2 * j + 1], coeffs)
+                state, metrics = self.actor_step(state, batch, keys[2 * j + 1], coeffs, advantage)
                 if self.algo.trains_critic:
                     state = self.soft_update_targets(state)
         if critic_metrics:

@@ -90,3 +90,53 @@ def actor_rl_loss(q: jax.Array, mask: jax.Array) -> jax.Array:
 def combined_actor_loss(sup: jax.Array, rl: jax.Array, sup_coeff: jax.Array, rl_coeff: jax.Array) -> jax.Array:
     """Eq. 2 of the paper: sup_coeff x supervised + alpha x RL."""
     return sup_coeff * sup + rl_coeff * rl
+
+
+# ----------------------------------------------------------------- ablation algorithms
+
+
+def soft_td_target(
+    rewards: jax.Array, dones: jax.Array, next_q: jax.Array, next_log_prob: jax.Array, temperature: jax.Array,
+    gamma: float,
+) -> jax.Array:
+    """SAC/AWAC: y = r + gamma (1 - done) (min_i Q'_i(s', a') - T log pi'(a' | s'))."""
+    return rewards + gamma * (1.0 - dones) * (jnp.min(next_q, axis=0) - temperature * next_log_prob)
+
+
+def value_td_target(rewards: jax.Array, dones: jax.Array, next_value: jax.Array, gamma: float) -> jax.Array:
+    """IQL: y = r + gamma (1 - done) V'(s')."""
+    return rewards + gamma * (1.0 - dones) * next_value
+
+
+def expectile_loss(diff: jax.Array, expectile: float) -> jax.Array:
+    """IQL value loss: mean over all positions of |tau - 1[diff < 0]| diff^2 (unmasked, as the original)."""
+    weight = jnp.where(diff < 0, 1.0 - expectile, expectile)
+    return jnp.mean(weight * jnp.square(diff))
+
+
+def sac_actor_rl_loss(q_min: jax.Array, entropy: jax.Array, temperature: jax.Array, mask: jax.Array) -> jax.Array:
+    """SAC: -(T x H + min(Q1, Q2)(s, a ~ pi)), masked mean; T is not differentiated here."""
+    return masked_mean(-(jax.lax.stop_gradient(temperature) * entropy + q_min), mask)
+
+
+def iql_weights(advantage: jax.Array, beta: float, clip: float) -> jax.Array:
+    """IQL: exp(beta x adv), clipped at `clip` (100)."""
+    return jnp.minimum(jnp.exp(beta * advantage), clip)
+
+
+def awac_weights(advantage: jax.Array, beta: float, clip: float, normalize: bool) -> jax.Array:
+    """AWAC: exp(adv / beta) clipped at `clip` (20), or a softmax over all B x K entries."""
+    scaled = advantage / beta
+    if normalize:
+        return jax.nn.softmax(scaled.reshape(-1)).reshape(scaled.shape)
+    return jnp.minimum(jnp.exp(scaled), clip)
+
+
+def weighted_log_likelihood_loss(weights: jax.Array, log_prob: jax.Array, mask: jax.Array) -> jax.Array:
+    """Advantage-weighted regression term: -masked mean of w x log pi(a_data); w is not differentiated."""
+    return masked_mean(-jax.lax.stop_gradient(weights) * log_prob, mask)
+
+
+def normalized_rl_coeff(rl_coeff: jax.Array, q: jax.Array) -> jax.Array:
+    """TD3+BC-style alpha / mean |Q| over all B x K positions (padding included, as the original)."""
+    return rl_coeff / jax.lax.stop_gradient(jnp.mean(jnp.abs(q)))

@@ -1,7 +1,7 @@
 """Critics: an MLP on concat(state, action) applied at every sequence position.
 
 The twin critics are one `nn.vmap` over the MLP with parameters stacked on axis 0, so
-"two critics" is a number (`num_qs`), not two code paths.
+"two critics" is a number (`num_qs`), not two code paths. IQL adds a state-value MLP.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class MLPCritic(nn.Module):
 
     @nn.compact
     def __call__(self, states: jax.Array, actions: jax.Array) -> jax.Array:
-        """states [..., S], actions [..., A] -> Q [...]."""
+        """states [..., S], actions [..., A] (A may be 0: a state-value net) -> [...]."""
         x = jnp.concatenate([states, actions], axis=-1)
         for i, width in enumerate(self.hidden_dims):
             x = TorchLinear(width, name=f"hidden_{i}")(x)
@@ -34,14 +34,17 @@ class MLPCritic(nn.Module):
 
 
 class CriticEnsemble(nn.Module):
-    """`num_qs` independent MLP critics evaluated together: returns Q [num_qs, ...]."""
+    """`num_qs` independent MLP critics evaluated together: Q [num_qs, ...].
+
+    With `with_value`, also a state-value MLP V(s) (`method="value"`), for IQL.
+    """
 
     hidden_dims: Sequence[int] = (256, 256)
     layer_norm: bool = False
     num_qs: int = 2
+    with_value: bool = False
 
-    @nn.compact
-    def __call__(self, states: jax.Array, actions: jax.Array) -> jax.Array:
+    def setup(self):
         ensemble = nn.vmap(
             MLPCritic,
             variable_axes={"params": 0},
@@ -50,4 +53,15 @@ class CriticEnsemble(nn.Module):
             out_axes=0,
             axis_size=self.num_qs,
         )
-        return ensemble(self.hidden_dims, self.layer_norm, name="critics")(states, actions)
+        self.critics = ensemble(self.hidden_dims, self.layer_norm)
+        if self.with_value:
+            self.value_net = MLPCritic(self.hidden_dims, self.layer_norm)
+
+    def __call__(self, states: jax.Array, actions: jax.Array) -> jax.Array:
+        if self.with_value and self.is_initializing():  # create V's parameters too
+            self.value(states)
+        return self.critics(states, actions)
+
+    def value(self, states: jax.Array) -> jax.Array:
+        """V(s) [...] (IQL only)."""
+        return self.value_net(states, jnp.zeros(states.shape[:-1] + (0,), states.dtype))
