@@ -80,6 +80,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.train.num_updates_per_online_iter = 300
     c.train.replay_size = 1000  # trajectories
     c.train.updates_per_dispatch = 50  # updates fused into one jitted lax.scan call
+    c.train.sampler = 'device'  # 'device': replay on device, sampled inside the scan | 'host': NumPy
 
     c.online = ml_collections.ConfigDict()
     c.online.eval_rtg = 3600.0  # in reward units after the per-family division

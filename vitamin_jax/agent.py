@@ -343,6 +343,23 @@ class Learner:
             metrics.update(jax.tree.map(lambda *xs: jnp.mean(jnp.stack(xs)), *critic_metrics))
         return state, metrics
 
+    def update_many_on_device(
+        self, state: AgentState, replay, key: jax.Array, coeffs: dict, num_updates: int, batch_size: int
+    ) -> tuple[AgentState, dict]:
+        """`num_updates` updates, each drawing its `interval` batches from a device-resident replay.
+
+        `replay` is a `vitamin_jax.data.device_sampler.DeviceReplay`; `key` drives sampling
+        only (the agent's own RNG stream is unchanged). Metrics are [num_updates].
+        """
+        from vitamin_jax.data import device_sampler
+
+        def body(s, update_key):
+            keys = jax.random.split(update_key, self.actor_update_interval)
+            batches = jax.vmap(lambda k: device_sampler.sample(replay, k, batch_size, self.context_len))(keys)
+            return self.update(s, batches, coeffs)
+
+        return jax.lax.scan(body, state, jax.random.split(key, num_updates))
+
     def update_many(self, state: AgentState, batches: Batch, coeffs: dict) -> tuple[AgentState, dict]:
         """`lax.scan` of `update` over a leading axis of U updates: batches [U, interval, B, ...].
 

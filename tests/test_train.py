@@ -1,0 +1,118 @@
+"""The main loop end to end on the toy MDP: outputs, resume equality, command-line errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from vitamin_jax.configuration import PROJECT_ROOT, load_config
+from vitamin_jax.logger import read_metrics
+from vitamin_jax.train import Trainer, train_and_evaluate
+
+
+def toy_config(**overrides):
+    c = load_config("configs/toy.py")
+    c.model.embed_dim, c.model.n_layer = 32, 1
+    c.train.num_updates_per_pretrain_iter = 10
+    c.train.num_updates_per_online_iter = 10
+    c.train.updates_per_dispatch = 5
+    c.online.num_online_envs = 16
+    c.online.num_eval_episodes = 8
+    c.online.max_online_transitions = 16 * 4
+    c.checkpoint.every_iters = 1
+    c.log.progress_bar = False
+    for key, value in overrides.items():
+        section, field = key.split(".")
+        c[section][field] = value
+    return c
+
+
+def strip_times(records):
+    return [{k: v for k, v in r.items() if k != "wall_time"} for r in records]
+
+
+def test_toy_run_writes_all_outputs(tmp_path):
+    workdir = str(tmp_path / "run")
+    summary = train_and_evaluate(toy_config(), workdir)
+    records = read_metrics(workdir)
+    assert [r["phase"] for r in records] == ["pretrain"] + ["online"] * 4
+    assert [r["online_transitions"] for r in records] == [0, 16, 32, 48, 64]
+    assert records[-1]["updates"] == 10 + 4 * 10
+    for key in ("iteration", "total_transitions", "return_mean", "return_std", "normalized_score", "wall_time"):
+        assert key in records[0]
+    assert summary["online_transitions"] == 64 and summary["final_score"] == records[-1]["normalized_score"]
+    config = json.load(open(os.path.join(workdir, "config.json")))
+    assert config["env_name"] == "toy" and config["online"]["reward_scale"] == 1.0
+    assert os.path.getsize(os.path.join(workdir, "curve.png")) > 0
+    assert any(f.startswith("events.out.tfevents") for f in os.listdir(os.path.join(workdir, "tensorboard")))
+    assert sorted(os.listdir(os.path.join(workdir, "checkpoints")))  # orbax step directories
+
+
+def test_resume_after_stop_equals_uninterrupted_run(tmp_path):
+    uninterrupted = str(tmp_path / "a")
+    train_and_evaluate(toy_config(), uninterrupted)
+
+    resumed = str(tmp_path / "b")
+    trainer = Trainer(toy_config(), resumed)
+    trainer.run(stop_after_iterations=3)  # pretraining + 2 online iterations, then "killed"
+    assert len(read_metrics(resumed)) == 3
+    train_and_evaluate(toy_config(), resumed)  # same workdir: resumes from the last checkpoint
+    a, b = read_metrics(uninterrupted), read_metrics(resumed)
+    assert strip_times(a) == strip_times(b)
+
+
+def test_non_finite_losses_stop_with_a_clear_error(tmp_path):
+    from vitamin_jax.train import TrainingError
+
+    config = toy_config(**{"actor.learning_rate": float("nan")})
+    with pytest.raises(TrainingError, match="non-finite"):
+        train_and_evaluate(config, str(tmp_path / "nan"))
+
+
+def run_cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "vitamin_jax.main", *args], capture_output=True, text=True,
+                          cwd=PROJECT_ROOT, env={**os.environ, **(env or {})}, timeout=300)
+
+
+def test_cli_runs_toy_config(tmp_path):
+    result = run_cli("--config=configs/toy.py", f"--workdir={tmp_path / 'cli'}", "--config.model.embed_dim=32",
+                     "--config.model.n_layer=1", "--config.online.max_online_transitions=64",
+                     "--config.log.progress_bar=False")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "final_score" in result.stdout
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--config=configs/adroit.py:pen-humn"], "unknown Adroit preset"),
+    (["--config=configs/toy.py", "--config.model.no_such_field=3"], "no_such_field"),
+    (["--config=configs/toy.py", "--config.model.embed_dim=abc"], "embed_dim"),
+    (["--config=configs/toy.py", "--config.algo=ppo"], "config.algo='ppo'"),
+])
+def test_cli_bad_input_is_one_clear_line(tmp_path, args, expected):
+    result = run_cli(*args, f"--workdir={tmp_path / 'w'}")
+    assert result.returncode != 0
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_missing_dataset_names_the_fix(tmp_path):
+    result = run_cli("--config=configs/adroit.py", f"--workdir={tmp_path / 'w'}",
+                     env={"MINARI_DATASETS_PATH": str(tmp_path / "empty_minari")})
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "D4RL/pen/human-v2" in result.stderr and "minari download" in result.stderr
+
+
+def test_cli_unwritable_workdir(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = run_cli("--config=configs/toy.py", f"--workdir={blocker / 'run'}")
+    assert result.returncode == 2 and "not writable" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_missing_config_file(tmp_path):
+    result = run_cli("--config=configs/nope.py", f"--workdir={tmp_path / 'w'}")
+    assert result.returncode == 2 and "configs/nope.py" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,97 @@
+"""Command line: `python -m vitamin_jax.main --config=configs/adroit.py:pen-human --workdir=runs/pen`.
+
+Any config field can be overridden (`--config.seed=3`, `--config.algo=odt`). Starting with
+an existing workdir resumes the run from its last checkpoint. Expected failures (unknown
+dataset, missing data, bad value, unwritable workdir, diverged losses) print one line and
+exit with status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from vitamin_jax.configuration import ensure_configs_importable
+
+ensure_configs_importable()
+
+from absl import app, flags  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file[:preset].", lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (outputs, checkpoints); reused to resume.")
+
+
+def format_summary(summary: dict) -> str:
+    rows = [(k, "n/a" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v))) for k, v in summary.items()]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def main(argv) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    from vitamin_jax.errors import EXPECTED_ERRORS  # heavy imports after flag parsing
+    from vitamin_jax.train import train_and_evaluate
+
+    try:
+        config = _CONFIG.value
+    except OSError as e:  # config_flags defers a missing config file's error to here
+        _fail(" ".join(line.strip() for line in str(e).splitlines() if line.strip()))
+    workdir = _WORKDIR.value or f"runs/{config.env_name}-{config.algo}-seed{config.seed}"
+    try:
+        summary = train_and_evaluate(config, workdir)
+    except EXPECTED_ERRORS as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    print(format_summary(summary))
+    print(f"outputs in {workdir} (metrics.jsonl, curve.png, tensorboard/, checkpoints/)")
+
+
+def _fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _unknown_overrides(argv: list[str]) -> list[str]:
+    """The `--config.a.b=...` overrides whose field does not exist in the config file."""
+    from vitamin_jax.configuration import load_config
+
+    spec = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), None)
+    if spec is None:
+        return []
+    config = load_config(spec)
+    unknown = []
+    for arg in argv:
+        if arg.startswith("--config."):
+            node = config
+            for part in arg[len("--config."):].split("=", 1)[0].split("."):
+                if not hasattr(node, "keys") or part not in node:
+                    unknown.append(arg.split("=", 1)[0][2:])
+                    break
+                node = node[part]
+    return unknown
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+    """absl parsing with one-line errors (config_flags embeds tracebacks in its messages)."""
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as e:
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        if any(line.startswith("Traceback") for line in lines):
+            lines = [lines[0].rstrip(":"), lines[-1]]
+        _fail(" ".join(lines))
+    except OSError as e:  # config_flags raises IOError for a missing config file
+        _fail(" ".join(line.strip() for line in str(e).splitlines() if line.strip()))
+    except (AttributeError, KeyError) as e:
+        unknown = _unknown_overrides(argv)
+        _fail(f"unknown config field {', '.join(unknown)}" if unknown else f"bad config override: {e}")
+
+
+def run() -> None:
+    flags.mark_flags_as_required(["config"])
+    app.run(main, flags_parser=parse_flags)
+
+
+if __name__ == "__main__":
+    run()
