@@ -35,6 +35,7 @@ def main(argv) -> None:
 
     try:
         config = _CONFIG.value
+        config.env_name  # a config file that failed to load raises on first use
     except OSError as e:  # config_flags defers a missing config file's error to here
         _fail(" ".join(line.strip() for line in str(e).splitlines() if line.strip()))
     workdir = _WORKDIR.value or f"runs/{config.env_name}-{config.algo}-seed{config.seed}"
