@@ -37,7 +37,7 @@ def make_env(name: str, seed: Optional[int] = None, delayed_reward: int = 0, *, 
     """The environment of dataset `name`, with the time limit of D4RL.
 
     raw=False: delayed reward (innermost, when > 1), reward r / divisor + shift, flat goal
-    observations. raw=True: the bare env (dict observations, raw rewards), for generating
+    observations, float32 observations. raw=True: the bare env (dict observations, raw rewards), for generating
     datasets. When `seed` is given the env, its action and observation spaces are seeded;
     the caller's first `reset(seed=...)` decides the episodes.
     """
@@ -53,6 +53,8 @@ def make_env(name: str, seed: Optional[int] = None, delayed_reward: int = 0, *, 
             env = gym.wrappers.TransformReward(env, lambda r: r / divisor + shift)
         if spec.is_goal_conditioned:
             env = FlattenGoalObservation(env)
+        elif env.observation_space.dtype != np.float32:
+            env = gym.wrappers.DtypeObservation(env, np.float32)
     if seed is not None:
         env.action_space.seed(seed)
         env.observation_space.seed(seed)
