@@ -114,6 +114,69 @@ def bench_scan_vs_dispatch(algo: str, size: str, batch_size: int, num_updates: i
     }
 
 
+def bench_samplers(algo: str, size: str, batch_size: int, num_updates: int, reps: int) -> dict:
+    """One iteration's updates fed by the NumPy host sampler vs sampled on device in the scan."""
+    from vitamin_jax.data import device_sampler
+    from vitamin_jax.data.replay import ReplayBuffer
+    from vitamin_jax.data.sampler import SegmentSampler
+
+    config = make_config(algo, size, batch_size)
+    learner = Learner.from_config(config, STATE_DIM, ACT_DIM, critic_layer_norm=False)
+    state = learner.init(jax.random.PRNGKey(0))
+    rng = np.random.default_rng(0)
+    trajs = [{"observations": rng.normal(size=(1000, STATE_DIM)).astype(np.float32),
+              "actions": rng.uniform(-1, 1, (1000, ACT_DIM)).astype(np.float32),
+              "rewards": rng.normal(size=1000).astype(np.float32),
+              "next_observations": rng.normal(size=(1000, STATE_DIM)).astype(np.float32),
+              "terminals": np.eye(1000, dtype=np.float32)[-1]} for _ in range(200)]  # 200K transitions
+    buffer = ReplayBuffer(1000, trajs)
+    mean, std = np.zeros(STATE_DIM, np.float32), np.ones(STATE_DIM, np.float32)
+    sampler = SegmentSampler(buffer, context_len=config.model.context_len, state_mean=mean, state_std=std,
+                             reward_scale=0.001)
+    coeffs = phase_coefficients(config, "online")
+    interval, k = learner.actor_update_interval, config.model.context_len
+    update_many = jax.jit(learner.update_many)
+    on_device = jax.jit(learner.update_many_on_device, static_argnums=(4, 5))
+
+    def host_path():
+        flat = sampler.sample(rng, num_updates * interval * batch_size)
+        batches = jax.tree.map(lambda x: x.reshape((num_updates, interval, batch_size) + x.shape[1:]), flat)
+        return update_many(state, batches, coeffs)[0]
+
+    def device_path():  # includes copying the ring to the device, as once per training iteration
+        replay = device_sampler.to_device(buffer.flat, mean, std, 0.001)
+        return on_device(state, replay, jax.random.PRNGKey(1), coeffs, num_updates, batch_size)[0]
+
+    jax.block_until_ready(host_path())
+    jax.block_until_ready(device_path())
+    host = np.median(timed(host_path, reps))
+    device = np.median(timed(device_path, reps))
+    return {"algo": algo, "size": size, "num_updates": num_updates, "ms_per_update_host_sampler": 1000 * host / num_updates,
+            "ms_per_update_device_sampler": 1000 * device / num_updates, "device_speedup": host / device}
+
+
+def bench_rollout(num_envs: int, steps: int) -> dict:
+    """Env steps/s of lockstep halfcheetah rollouts with one jitted batched action call (small model)."""
+    from vitamin_jax import envs
+    from vitamin_jax.rollout import RolloutWorker
+
+    config = make_config("td3_odt", "small", 256)
+    learner = Learner.from_config(config, STATE_DIM, ACT_DIM, critic_layer_norm=False)
+    params = learner.init(jax.random.PRNGKey(0)).actor_params
+    worker = RolloutWorker(
+        lambda: envs.make_env("halfcheetah-random"), num_envs, learner.actor, context_len=config.model.context_len,
+        eval_context_length=config.model.eval_context_length, state_mean=np.zeros(STATE_DIM),
+        state_std=np.ones(STATE_DIM), reward_scale=0.001, raw_reward=lambda r: r, max_episode_steps=steps,
+        explore=True)
+    worker.run(params, 6000.0, seed=(0,), key=jax.random.PRNGKey(0))  # compile
+    start = time.perf_counter()
+    result = worker.run(params, 6000.0, seed=(1,), key=jax.random.PRNGKey(1))
+    elapsed = time.perf_counter() - start
+    worker.close()
+    return {"num_envs": num_envs, "env_steps": result.num_transitions, "seconds": elapsed,
+            "env_steps_per_s": result.num_transitions / elapsed, "action_calls_per_s": steps / elapsed}
+
+
 def print_table(title: str, rows: list[dict], columns: list[str]) -> None:
     print(f"\n{title}")
     fmt = lambda v: f"{v:.3g}" if isinstance(v, float) else str(v)
@@ -131,6 +194,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--reps", type=int, default=0, help="timed calls per case (0: 3 on CPU for default size)")
     parser.add_argument("--scan-updates", type=int, default=20)
+    parser.add_argument("--rollout-steps", type=int, default=200)
     args = parser.parse_args()
 
     backend = jax.default_backend()
@@ -149,6 +213,13 @@ def main() -> None:
         results["scan"].append(bench_scan_vs_dispatch(algo, scan_size, args.batch_size, args.scan_updates, 3))
     print_table("Fused lax.scan vs one dispatch per update", results["scan"],
                 ["algo", "size", "num_updates", "ms_per_update_dispatch", "ms_per_update_scan", "speedup"])
+    results["sampler"] = [bench_samplers("td3_odt", scan_size, args.batch_size, args.scan_updates, 3)]
+    print_table("Host NumPy sampler vs on-device sampling inside the scan (200K-transition replay)",
+                results["sampler"], ["algo", "size", "num_updates", "ms_per_update_host_sampler",
+                                     "ms_per_update_device_sampler", "device_speedup"])
+    results["rollout"] = [bench_rollout(n, args.rollout_steps) for n in (1, 10, 50)]
+    print_table(f"Rollout throughput (halfcheetah, small model, {args.rollout_steps} lockstep steps)",
+                results["rollout"], ["num_envs", "env_steps", "seconds", "env_steps_per_s", "action_calls_per_s"])
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:

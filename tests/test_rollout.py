@@ -58,7 +58,7 @@ def make_worker(explore, noise=0.1, num_envs=3, stochastic=False):
 
 def test_one_episode_per_env_with_consistent_trajectories():
     worker, params = make_worker(explore=True)
-    result = worker.run(params, target_return=3.0, seed=7, key=jax.random.PRNGKey(1))
+    result = worker.run(params, target_return=3.0, seed=(7,), key=jax.random.PRNGKey(1))
     assert len(result.trajectories) == 3
     for traj, length, ret, raw in zip(result.trajectories, result.lengths, result.returns, result.raw_returns):
         assert 3 <= length <= 5 and len(traj["rewards"]) == length
@@ -74,12 +74,12 @@ def test_one_episode_per_env_with_consistent_trajectories():
 
 def test_evaluation_is_deterministic_and_exploration_is_not():
     evaluator, params = make_worker(explore=False)
-    a = evaluator.run(params, 3.0, seed=1, key=jax.random.PRNGKey(0))
-    b = evaluator.run(params, 3.0, seed=1, key=jax.random.PRNGKey(99))  # the key must not matter
+    a = evaluator.run(params, 3.0, seed=(1,), key=jax.random.PRNGKey(0))
+    b = evaluator.run(params, 3.0, seed=(1,), key=jax.random.PRNGKey(99))  # the key must not matter
     for ta, tb in zip(a.trajectories, b.trajectories):
         np.testing.assert_array_equal(ta["actions"], tb["actions"])
     explorer, _ = make_worker(explore=True, noise=0.3)
-    c = explorer.run(params, 3.0, seed=1, key=jax.random.PRNGKey(0))
+    c = explorer.run(params, 3.0, seed=(1,), key=jax.random.PRNGKey(0))
     diff = [np.abs(tc["actions"] - ta["actions"]).max() for tc, ta in zip(c.trajectories, a.trajectories)]
     assert max(diff) > 1e-3
     # No recompilation across calls with different seeds and keys.
@@ -89,9 +89,9 @@ def test_evaluation_is_deterministic_and_exploration_is_not():
 def test_stochastic_actor_samples_online_and_uses_mean_in_evaluation():
     evaluator, params = make_worker(explore=False, stochastic=True, num_envs=2)
     explorer, _ = make_worker(explore=True, stochastic=True, num_envs=2)
-    a = evaluator.run(params, 3.0, seed=2, key=jax.random.PRNGKey(0))
-    b = evaluator.run(params, 3.0, seed=2, key=jax.random.PRNGKey(5))
+    a = evaluator.run(params, 3.0, seed=(2,), key=jax.random.PRNGKey(0))
+    b = evaluator.run(params, 3.0, seed=(2,), key=jax.random.PRNGKey(5))
     np.testing.assert_array_equal(a.trajectories[0]["actions"], b.trajectories[0]["actions"])
-    c = explorer.run(params, 3.0, seed=2, key=jax.random.PRNGKey(0))
-    d = explorer.run(params, 3.0, seed=2, key=jax.random.PRNGKey(5))
+    c = explorer.run(params, 3.0, seed=(2,), key=jax.random.PRNGKey(0))
+    d = explorer.run(params, 3.0, seed=(2,), key=jax.random.PRNGKey(5))
     assert np.abs(c.trajectories[0]["actions"][:3] - d.trajectories[0]["actions"][:3]).max() > 1e-4

@@ -46,6 +46,7 @@ def resolve_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDi
         section, field = path.split(".")
         value = c[section][field]
         _check(isinstance(value, int) and value >= 1, f"config.{path}={value!r} must be a positive integer")
+    _check(isinstance(c.seed, int) and c.seed >= 0, f"config.seed={c.seed!r} must be a non-negative integer")
     _check(c.train.max_pretrain_iters >= 0, "config.train.max_pretrain_iters must be >= 0")
     _check(0.0 < c.rl.gamma <= 1.0, f"config.rl.gamma={c.rl.gamma} must be in (0, 1]")
     _check(0.0 < c.rl.tau <= 1.0, f"config.rl.tau={c.rl.tau} must be in (0, 1]")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Callable
+from typing import Callable, Sequence
 
 import gymnasium as gym
 import jax
@@ -21,6 +21,11 @@ import numpy as np
 from vitamin_jax import distributions
 from vitamin_jax.agent import ACTION_LIMIT
 from vitamin_jax.networks import DecisionTransformer
+
+
+def episode_seed(entropy: Sequence[int]) -> int:
+    """A well-mixed 32-bit environment seed from a sequence of non-negative integers."""
+    return int(np.random.SeedSequence([int(e) for e in entropy]).generate_state(1)[0])
 
 
 @dataclasses.dataclass
@@ -140,10 +145,15 @@ class RolloutWorker:
     def close(self) -> None:
         self.envs.close()
 
-    def run(self, params, target_return: float, seed: int, key: jax.Array) -> RolloutResult:
-        """One episode per environment, conditioned on `target_return` (wrapped units)."""
+    def run(self, params, target_return: float, seed: Sequence[int], key: jax.Array) -> RolloutResult:
+        """One episode per environment, conditioned on `target_return` (wrapped units).
+
+        `seed` is a sequence of integers (e.g. run seed, purpose, iteration, call); env i
+        resets with a seed drawn from SeedSequence(seed + [i]), so episodes are a pure
+        function of the run's seed and the loop position.
+        """
         n = self.num_envs
-        obs, _ = self.envs.reset(seed=[int(seed) * 1000 + i for i in range(n)])
+        obs, _ = self.envs.reset(seed=[episode_seed(list(seed) + [i]) for i in range(n)])
         act_dim = self.envs.single_action_space.shape[0]
         windows = ContextWindows(n, self.context_len, self.eval_context_length, obs.shape[-1], act_dim)
         rtg = np.full(n, target_return * self.reward_scale, np.float32)

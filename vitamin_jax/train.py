@@ -30,6 +30,9 @@ from vitamin_jax.rollout import RolloutWorker
 from vitamin_jax.types import Batch
 
 
+EVAL_STREAM, ONLINE_STREAM = 0, 1  # separate episode-seed streams for evaluation and collection
+
+
 class TrainingError(RuntimeError):
     """A run cannot go on (e.g. non-finite losses); the last checkpoint is kept."""
 
@@ -156,8 +159,8 @@ class Trainer:
     def _evaluate(self, phase: str, iteration: int) -> dict:
         c = self.config
         key = jax.random.fold_in(jax.random.PRNGKey(c.seed + 1), self.loop.global_iteration)
-        result = self.eval_worker.run(self.agent.actor_params, c.online.eval_rtg, seed=10_000 + self.loop.global_iteration,
-                                      key=key)
+        result = self.eval_worker.run(self.agent.actor_params, c.online.eval_rtg,
+                                      seed=(c.seed, EVAL_STREAM, self.loop.global_iteration), key=key)
         scores = envs.normalized_score(c.env_name, result.raw_returns)
         record = {
             "phase": phase, "iteration": iteration, "global_iteration": self.loop.global_iteration,
@@ -179,7 +182,7 @@ class Trainer:
         while calls == 0 or collected < c.online.minimum_sapairs_per_iter:
             key = jax.random.fold_in(jax.random.PRNGKey(c.seed + 2), self.loop.global_iteration * 1000 + calls)
             result = self.online_worker.run(self.agent.actor_params, c.online.online_rtg,
-                                            seed=(self.loop.global_iteration + 1) * 1000 + calls, key=key)
+                                            seed=(c.seed, ONLINE_STREAM, self.loop.global_iteration, calls), key=key)
             self.replay.add(result.trajectories)
             self.loop.online_transitions += result.num_transitions
             collected += float(result.lengths.mean())
