@@ -1,0 +1,168 @@
+"""Offline preprocessing, in the original's order (ORIGINAL.md sections 1.2 and 8.3).
+
+1. rewards: AntMaze shift (-1) and, for AntMaze, removal of one-step trajectories beyond
+   the first 9; then the per-family division (hammer 1000; pen, door, relocate 100);
+2. optional delayed-reward transform (sums paid every M steps and at the last step);
+3. state mean / std over all remaining states (population std + 1e-6);
+4. the inherited ODT selection, which drops the single lowest-return trajectory and returns
+   the rest in ascending return order (the replay buffer then keeps the top `replay_size`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from vitamin_jax.data.replay import as_trajectory, trajectory_return
+
+STD_EPS = 1e-6
+TRIVIAL_KEEP = 9  # the original's counter keeps the first 9 one-step trajectories (count >= 10 skips)
+
+
+def shift_antmaze_rewards(trajectories: Sequence[dict], shift: float) -> list[dict]:
+    """AntMaze reward shaping r + shift (shift -1: sparse {0, 1} becomes {-1, 0})."""
+    return [{**t, "rewards": (t["rewards"] + np.float32(shift)).astype(np.float32)} for t in trajectories]
+
+
+def remove_trivial_trajectories(trajectories: Sequence[dict], keep: int = TRIVIAL_KEEP) -> list[dict]:
+    """Drop one-step trajectories except the first `keep` (AntMaze goal-region fragments)."""
+    out, seen = [], 0
+    for t in trajectories:
+        if len(t["rewards"]) == 1:
+            seen += 1
+            if seen > keep:
+                continue
+        out.append(t)
+    return out
+
+
+def divide_rewards(trajectories: Sequence[dict], divisor: float) -> list[dict]:
+    """Per-family reward constant (hammer 1000; pen, door, relocate 100; others 1)."""
+    if divisor == 1:
+        return list(trajectories)
+    return [{**t, "rewards": (t["rewards"] / np.float32(divisor)).astype(np.float32)} for t in trajectories]
+
+
+def delay_rewards(trajectories: Sequence[dict], every: int) -> list[dict]:
+    """Delayed reward: rewards summed and paid at steps j with j % every == every - 1 and at the end.
+
+    Returns are unchanged, so the return-based selection does not depend on the delay.
+    """
+    if every <= 1:
+        return list(trajectories)
+    out = []
+    for t in trajectories:
+        r = np.asarray(t["rewards"], np.float64)
+        n = len(r)
+        pay = (np.arange(n) % every == every - 1)
+        pay[-1] = True
+        csum = np.cumsum(r)
+        paid_at = np.flatnonzero(pay)
+        delayed = np.zeros(n)
+        delayed[paid_at] = np.diff(np.concatenate([[0.0], csum[paid_at]]))
+        out.append({**t, "rewards": delayed.astype(np.float32)})
+    return out
+
+
+def state_statistics(trajectories: Sequence[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension mean and population std (+1e-6) over all dataset observations."""
+    states = np.concatenate([np.asarray(t["observations"], np.float64) for t in trajectories], axis=0)
+    return states.mean(axis=0).astype(np.float32), (states.std(axis=0) + STD_EPS).astype(np.float32)
+
+
+def drop_lowest_return(trajectories: Sequence[dict]) -> list[dict]:
+    """The ODT selection loop: ascending return order, minus the single lowest-return trajectory.
+
+    The original adds trajectories from the best down while the total length stays strictly
+    below the dataset size, which always stops one short. Ties keep dataset order (stable sort).
+    """
+    order = np.argsort([trajectory_return(t) for t in trajectories], kind="stable")
+    if len(order) > 1:
+        order = order[1:]
+    return [trajectories[i] for i in order]
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSummary:
+    """Counts and return / length statistics of a trajectory list (printed at load)."""
+
+    num_trajectories: int
+    num_transitions: int
+    return_mean: float
+    return_min: float
+    return_max: float
+    length_min: int
+    length_mean: float
+    length_max: int
+
+    def __str__(self) -> str:
+        return (f"{self.num_trajectories} trajectories, {self.num_transitions} transitions, "
+                f"return mean {self.return_mean:.4g} min {self.return_min:.4g} max {self.return_max:.4g}, "
+                f"length min {self.length_min} mean {self.length_mean:.1f} max {self.length_max}")
+
+
+def summarize(trajectories: Sequence[dict]) -> DatasetSummary:
+    returns = np.array([trajectory_return(t) for t in trajectories])
+    lengths = np.array([len(t["rewards"]) for t in trajectories])
+    return DatasetSummary(len(trajectories), int(lengths.sum()), float(returns.mean()), float(returns.min()),
+                          float(returns.max()), int(lengths.min()), float(lengths.mean()), int(lengths.max()))
+
+
+@dataclasses.dataclass(frozen=True)
+class OfflineData:
+    """What training needs from the offline dataset.
+
+    trajectories: ascending return order, lowest-return one dropped (pretraining samples these;
+    `ReplayBuffer(replay_size, trajectories)` keeps the top `replay_size`).
+    """
+
+    trajectories: list
+    state_mean: np.ndarray
+    state_std: np.ndarray
+    summary: DatasetSummary  # of `trajectories`, after all preprocessing
+    loaded_summary: DatasetSummary  # as loaded, before any preprocessing
+    source: str  # where the data came from (for logs)
+
+
+def preprocess_trajectories(trajectories: Sequence[dict], *, reward_divisor: float = 1.0, reward_shift: float = 0.0,
+               remove_trivial_trajs: bool = False, delayed_reward: int = 0, source: str = "") -> OfflineData:
+    """Apply the steps of the module docstring to loaded trajectories.
+
+    `remove_trivial_trajs` is meant for AntMaze only (the caller decides, as the original).
+    """
+    if not trajectories:
+        raise ValueError("the dataset holds no trajectories")
+    trajs = [as_trajectory(t) for t in trajectories]
+    loaded = summarize(trajs)
+    if reward_shift != 0:
+        trajs = shift_antmaze_rewards(trajs, reward_shift)
+    if remove_trivial_trajs:
+        trajs = remove_trivial_trajectories(trajs)
+    trajs = divide_rewards(trajs, reward_divisor)
+    trajs = delay_rewards(trajs, int(delayed_reward))
+    state_mean, state_std = state_statistics(trajs)
+    trajs = drop_lowest_return(trajs)
+    return OfflineData(trajs, state_mean, state_std, summarize(trajs), loaded, source)
+
+
+def offline_data(config: Any, spec: Optional[Any] = None, *, verbose: bool = True) -> OfflineData:
+    """Load the configured dataset, preprocess it and print a two-line summary.
+
+    Raises `vitamin_jax.data.loading.DatasetError` when the data is missing or unreadable.
+    """
+    from vitamin_jax import envs
+    from vitamin_jax.data.loading import load_from_config
+
+    spec = spec if spec is not None else envs.get_spec(config.env_name)
+    loaded = load_from_config(config, spec)
+    data = preprocess_trajectories(
+        loaded.trajectories, reward_divisor=spec.reward_divisor, reward_shift=spec.reward_shift,
+        remove_trivial_trajs=bool(config.dataset.remove_trivial_trajs) and spec.family == "antmaze",
+        delayed_reward=int(config.dataset.delayed_reward), source=loaded.source,
+    )
+    if verbose:
+        print(f"dataset {spec.name} from {loaded.source}: {data.loaded_summary}")
+        print(f"  after preprocessing (lowest-return trajectory dropped): {data.summary}")
+    return data
