@@ -14,7 +14,7 @@ from vitamin_jax.configuration import ensure_configs_importable
 
 ensure_configs_importable()
 
-from absl import app, flags  # noqa: E402
+from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file[:preset].", lock_config=True)
@@ -30,6 +30,7 @@ def format_summary(summary: dict) -> str:
 def main(argv) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint step at INFO
     from vitamin_jax.errors import EXPECTED_ERRORS  # heavy imports after flag parsing
     from vitamin_jax.train import train_and_evaluate
 
