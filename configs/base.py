@@ -11,6 +11,7 @@ def get_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.env_name = 'hopper-medium'  # a dataset name of vitamin_jax.envs.registry
     c.seed = 16
+    c.num_seeds = 1  # S > 1: seeds seed .. seed + S - 1 vmapped in one process
     c.algo = 'td3_odt'  # td3_odt | odt | td3
 
     c.dataset = ml_collections.ConfigDict()

@@ -95,3 +95,21 @@ def test_stochastic_actor_samples_online_and_uses_mean_in_evaluation():
     c = explorer.run(params, 3.0, seed=(2,), key=jax.random.PRNGKey(0))
     d = explorer.run(params, 3.0, seed=(2,), key=jax.random.PRNGKey(5))
     assert np.abs(c.trajectories[0]["actions"][:3] - d.trajectories[0]["actions"][:3]).max() > 1e-4
+
+
+def test_seeds_in_lockstep_equal_separate_runs():
+    single, params = make_worker(explore=True, num_envs=2)
+    actor = single.actor
+    x = np.zeros((1, 4, 2), np.float32), np.zeros((1, 4, 1), np.float32)
+    other = actor.init(jax.random.PRNGKey(1), x[0], x[1], np.zeros((1, 4)), np.zeros((1, 4), np.int32),
+                       np.ones((1, 4)), deterministic=True)
+    grouped = RolloutWorker(
+        ShortEpisodes, 2, actor, context_len=4, eval_context_length=2, state_mean=np.zeros(2), state_std=np.ones(2),
+        reward_scale=0.5, raw_reward=lambda r: r * 10.0, max_episode_steps=10, explore=True, num_seeds=2)
+    stacked = jax.tree.map(lambda a, b: np.stack([a, b]), params, other)
+    keys = np.stack([jax.random.PRNGKey(3), jax.random.PRNGKey(4)])
+    results = grouped.run_seeds(stacked, 3.0, [(10,), (11,)], keys)
+    for s, p in enumerate((params, other)):
+        alone = single.run(p, 3.0, seed=(10 + s,), key=keys[s])
+        for ta, tb in zip(results[s].trajectories, alone.trajectories):
+            np.testing.assert_allclose(ta["actions"], tb["actions"], rtol=1e-5, atol=1e-6)

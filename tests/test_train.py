@@ -34,9 +34,10 @@ def strip_times(records):
     return [{k: v for k, v in r.items() if k != "wall_time"} for r in records]
 
 
-def test_toy_run_writes_all_outputs(tmp_path):
+@pytest.mark.parametrize("sampler", ["device", "host"])
+def test_toy_run_writes_all_outputs(tmp_path, sampler):
     workdir = str(tmp_path / "run")
-    summary = train_and_evaluate(toy_config(), workdir)
+    summary = train_and_evaluate(toy_config(**{"train.sampler": sampler}), workdir)
     records = read_metrics(workdir)
     assert [r["phase"] for r in records] == ["pretrain"] + ["online"] * 4
     assert [r["online_transitions"] for r in records] == [0, 16, 32, 48, 64]
@@ -116,3 +117,19 @@ def test_cli_unwritable_workdir(tmp_path):
 def test_cli_missing_config_file(tmp_path):
     result = run_cli("--config=configs/nope.py", f"--workdir={tmp_path / 'w'}")
     assert result.returncode == 2 and "configs/nope.py" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_seed_s_of_a_vmapped_run_equals_a_single_run(tmp_path):
+    group = toy_config(**{"train.num_updates_per_online_iter": 6, "online.max_online_transitions": 32})
+    group.num_seeds = 3
+    summary = train_and_evaluate(group, str(tmp_path / "group"))
+    assert len(summary["final_score_per_seed"]) == 3
+    group_records = read_metrics(str(tmp_path / "group"))
+    for s in range(3):
+        single = toy_config(**{"train.num_updates_per_online_iter": 6, "online.max_online_transitions": 32})
+        single.seed = group.seed + s
+        train_and_evaluate(single, str(tmp_path / f"single{s}"))
+        for g, r in zip(group_records, read_metrics(str(tmp_path / f"single{s}"))):
+            np.testing.assert_allclose(g["normalized_score_per_seed"][s], r["normalized_score"], rtol=1e-4, atol=1e-4)
+            np.testing.assert_allclose(g["return_mean_per_seed"][s], r["return_mean"], rtol=1e-4, atol=1e-4)
+    assert np.std(group_records[-1]["normalized_score_per_seed"]) > 0  # the seeds really differ

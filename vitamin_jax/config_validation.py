@@ -39,6 +39,7 @@ def resolve_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDi
     _check(c.train.sampler in ("device", "host"), f"config.train.sampler={c.train.sampler!r} must be 'device' or 'host'")
     _check(c.online.truncation in ("terminal", "bootstrap"),
            f"config.online.truncation={c.online.truncation!r} must be 'terminal' or 'bootstrap'")
+    _check(isinstance(c.num_seeds, int) and c.num_seeds >= 1, f"config.num_seeds={c.num_seeds!r} must be >= 1")
     for path in ("model.embed_dim", "model.n_layer", "model.n_head", "model.context_len", "train.batch_size",
                  "train.num_updates_per_pretrain_iter", "train.num_updates_per_online_iter", "train.replay_size",
                  "train.updates_per_dispatch", "rl.actor_update_interval", "online.num_online_envs",

@@ -96,12 +96,14 @@ def plot_curve(records: Iterable[dict], path: str, title: str = "") -> None:
                    label="pretraining evaluations")
     if online or pre:
         xs = [0] + [r["online_transitions"] for r in online] if pre else [r["online_transitions"] for r in online]
-        scores = [np.atleast_1d(r["normalized_score"]) for r in ([pre[-1]] if pre else []) + online]
+        scores = [np.atleast_1d(r.get("normalized_score_per_seed", r["normalized_score"]))
+                  for r in ([pre[-1]] if pre else []) + online]
         if scores:
             scores = np.stack(scores)  # [T, seeds]
             if scores.shape[1] > 1:
                 for s in range(scores.shape[1]):
-                    ax.plot(xs, scores[:, s], color="tab:blue", alpha=0.3, linewidth=1)
+                    ax.plot(xs, scores[:, s], color="tab:blue", alpha=0.3, linewidth=1,
+                            label="each seed" if s == 0 else None)
             ax.plot(xs, scores.mean(axis=1), color="tab:blue", marker="o", label="normalised score (mean)")
     ax.set_xlabel("online transitions")
     ax.set_ylabel("D4RL normalised score")

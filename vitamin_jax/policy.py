@@ -73,7 +73,8 @@ class DecisionTransformerPolicy:
 
 
 def load_policy(checkpoint_dir: str, *, noise: float = 0.0, seed: int = 0,
-                target_return: float | None = None) -> DecisionTransformerPolicy:
+                target_return: float | None = None, seed_index: int = 0) -> DecisionTransformerPolicy:
+    """The actor of run `seed_index` (0 for a single-seed run) of the run directory."""
     run_dir = _run_dir(checkpoint_dir)
     with open(os.path.join(run_dir, "config.json")) as f:
         config = ml_collections.ConfigDict(json.load(f))
@@ -85,8 +86,10 @@ def load_policy(checkpoint_dir: str, *, noise: float = 0.0, seed: int = 0,
     step = checkpointer.latest_step()
     if step is None:
         raise PolicyLoadError(f"no checkpoint in {os.path.join(run_dir, 'checkpoints')}")
-    agent, arrays, _ = checkpointer.restore(step, learner.init(jax.random.PRNGKey(0)))
+    keys = jax.numpy.stack([jax.random.PRNGKey(0)] * config.get("num_seeds", 1))
+    agent, arrays, _ = checkpointer.restore(step, jax.vmap(learner.init)(keys))
     checkpointer.close()
+    actor_params = jax.tree.map(lambda x: x[seed_index], agent.actor_params)
     target = config.online.eval_rtg if target_return is None else target_return
-    return DecisionTransformerPolicy(learner, agent.actor_params, config, arrays["state_mean"], arrays["state_std"],
+    return DecisionTransformerPolicy(learner, actor_params, config, arrays["state_mean"], arrays["state_std"],
                                      noise=noise, seed=seed, target_return=target)

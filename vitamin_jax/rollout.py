@@ -107,7 +107,11 @@ class ContextWindows:
 
 
 class RolloutWorker:
-    """Runs one episode in each of N environments with the current actor parameters."""
+    """Runs one episode in each of N environments per seed with the current actor parameters.
+
+    With `num_seeds` S > 1 the worker steps S x N environments in lockstep and selects all
+    actions with one call vmapped over the seeds' parameters (params with a leading [S]).
+    """
 
     def __init__(
         self,
@@ -125,13 +129,14 @@ class RolloutWorker:
         explore: bool,
         expl_noise: float = 0.1,
         truncation: str = "terminal",
+        num_seeds: int = 1,
     ):
         if truncation not in ("terminal", "bootstrap"):
             raise ValueError(f"online.truncation must be 'terminal' or 'bootstrap', got {truncation!r}")
         self.envs = gym.vector.SyncVectorEnv(
-            [make_env for _ in range(num_envs)], autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP
+            [make_env for _ in range(num_seeds * num_envs)], autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP
         )
-        self.num_envs = num_envs
+        self.num_envs, self.num_seeds = num_envs, num_seeds
         self.actor = actor
         self.context_len, self.eval_context_length = context_len, eval_context_length
         self.state_mean = np.asarray(state_mean, np.float32)
@@ -140,31 +145,44 @@ class RolloutWorker:
         self.raw_reward = raw_reward
         self.max_episode_steps = max_episode_steps
         self.truncation = truncation
-        self.act = jax.jit(functools.partial(select_action, actor, explore=explore, expl_noise=expl_noise))
+        act = functools.partial(select_action, actor, explore=explore, expl_noise=expl_noise)
+        self.act = jax.jit(jax.vmap(act))  # over seeds: params [S], windows [S, N, ...], keys [S]
 
     def close(self) -> None:
         self.envs.close()
 
     def run(self, params, target_return: float, seed: Sequence[int], key: jax.Array) -> RolloutResult:
-        """One episode per environment, conditioned on `target_return` (wrapped units).
+        """One episode per environment for one seed's (unstacked) parameters."""
+        params = jax.tree.map(lambda x: x[None], params)
+        return self.run_seeds(params, target_return, [seed], key[None])[0]
 
-        `seed` is a sequence of integers (e.g. run seed, purpose, iteration, call); env i
-        resets with a seed drawn from SeedSequence(seed + [i]), so episodes are a pure
-        function of the run's seed and the loop position.
+    def run_seeds(self, params, target_return: float, seeds: Sequence[Sequence[int]],
+                  keys: jax.Array) -> list[RolloutResult]:
+        """One episode per environment and seed, conditioned on `target_return` (wrapped units).
+
+        params and keys have a leading [S]. `seeds[s]` is a sequence of integers (run seed,
+        purpose, iteration, call); env i of seed s resets with SeedSequence(seeds[s] + [i]), so
+        episodes are a pure function of the run's seed and the loop position.
         """
-        n = self.num_envs
-        obs, _ = self.envs.reset(seed=[episode_seed(list(seed) + [i]) for i in range(n)])
+        s_count, n = self.num_seeds, self.num_envs
+        total = s_count * n
+        obs, _ = self.envs.reset(seed=[episode_seed(list(seeds[s]) + [i]) for s in range(s_count) for i in range(n)])
         act_dim = self.envs.single_action_space.shape[0]
-        windows = ContextWindows(n, self.context_len, self.eval_context_length, obs.shape[-1], act_dim)
-        rtg = np.full(n, target_return * self.reward_scale, np.float32)
-        active = np.ones(n, bool)
+        windows = ContextWindows(total, self.context_len, self.eval_context_length, obs.shape[-1], act_dim)
+        rtg = np.full(total, target_return * self.reward_scale, np.float32)
+        active = np.ones(total, bool)
         history = {k: [] for k in ("observations", "actions", "rewards", "raw_rewards", "next_observations",
                                    "terminated", "truncated")}
+        ends = {}
+        per_seed = lambda x: x.reshape((s_count, n) + x.shape[1:])
+        split = jax.jit(jax.vmap(jax.random.split))
         for t in range(self.max_episode_steps):
             windows.push((obs - self.state_mean) / self.state_std, rtg, t)
-            key, step_key = jax.random.split(key)
-            action = np.asarray(self.act(params, windows.states, windows.actions, windows.rtg, windows.timesteps,
-                                         windows.mask, step_key))
+            both = split(keys)
+            keys, step_keys = both[:, 0], both[:, 1]
+            action = np.asarray(self.act(params, per_seed(windows.states), per_seed(windows.actions),
+                                         per_seed(windows.rtg), per_seed(windows.timesteps), per_seed(windows.mask),
+                                         step_keys)).reshape(total, act_dim)
             windows.set_last_action(action)
             next_obs, reward, terminated, truncated, _ = self.envs.step(action)
             reward = np.where(active, reward, 0.0).astype(np.float32)
@@ -174,21 +192,20 @@ class RolloutWorker:
                 history[name].append(np.asarray(value).copy())
             rtg = rtg - reward * self.reward_scale
             if t == self.max_episode_steps - 1:
-                truncated = np.ones(n, bool)
+                truncated = np.ones(total, bool)
             done_now = active & (terminated | truncated)
             for i in np.flatnonzero(done_now):
-                history.setdefault("ends", {})[i] = t + 1
+                ends[i] = t + 1
             active &= ~done_now
             if not active.any():
                 break
             obs = next_obs
-        return self._to_result(history)
+        stacked = {k: np.stack(v, axis=1) for k, v in history.items()}  # [S*N, T, ...]
+        return [self._to_result(stacked, ends, range(s * n, (s + 1) * n)) for s in range(s_count)]
 
-    def _to_result(self, history: dict) -> RolloutResult:
-        stacked = {k: np.stack(v, axis=1) for k, v in history.items() if k != "ends"}  # [N, T, ...]
-        ends = history["ends"]
+    def _to_result(self, stacked: dict, ends: dict, env_indices) -> RolloutResult:
         trajectories, returns, raw_returns, lengths = [], [], [], []
-        for i in range(self.num_envs):
+        for i in env_indices:
             length = ends[i]
             terminals = np.zeros(length, np.float32)
             timeouts = np.zeros(length, np.float32)
