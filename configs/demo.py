@@ -31,6 +31,6 @@ def get_config(preset: str = ""):
     c.online.minimum_sapairs_per_iter = 1000
     c.online.num_eval_episodes = 5
     c.online.eval_interval = 5
-    c.online.max_online_transitions = 30_000
+    c.online.max_online_transitions = 40_000
     c.checkpoint.every_iters = 10
     return c
