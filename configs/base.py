@@ -95,6 +95,13 @@ def get_config() -> ml_collections.ConfigDict:
     c.online.eval_interval = 10
     c.online.truncation = 'terminal'  # 'terminal' (original) | 'bootstrap' (time limits bootstrap)
 
+    c.parallel = ml_collections.ConfigDict()
+    c.parallel.data_parallel = False  # shard every batch over a 1-D mesh of local devices
+    c.parallel.num_devices = 0  # 0 = all devices
+    c.parallel.coordinator_address = ''  # multi-host: host:port of process 0 ('' = from the environment)
+    c.parallel.num_processes = 0
+    c.parallel.process_id = -1
+
     c.checkpoint = ml_collections.ConfigDict()
     c.checkpoint.every_iters = 10
     c.checkpoint.keep = 2

@@ -133,3 +133,18 @@ def test_seed_s_of_a_vmapped_run_equals_a_single_run(tmp_path):
             np.testing.assert_allclose(g["normalized_score_per_seed"][s], r["normalized_score"], rtol=1e-4, atol=1e-4)
             np.testing.assert_allclose(g["return_mean_per_seed"][s], r["return_mean"], rtol=1e-4, atol=1e-4)
     assert np.std(group_records[-1]["normalized_score_per_seed"]) > 0  # the seeds really differ
+
+
+@pytest.mark.parametrize("sampler", ["device", "host"])
+def test_data_parallel_run_matches_one_device(tmp_path, sampler):
+    import jax
+
+    if jax.device_count() < 4:
+        pytest.skip("needs XLA_FLAGS=--xla_force_host_platform_device_count=4")
+    overrides = {"train.sampler": sampler, "online.max_online_transitions": 32}
+    train_and_evaluate(toy_config(**overrides), str(tmp_path / "one"))
+    parallel = toy_config(**overrides, **{"parallel.data_parallel": True, "parallel.num_devices": 4})
+    train_and_evaluate(parallel, str(tmp_path / "four"))
+    for a, b in zip(read_metrics(str(tmp_path / "one")), read_metrics(str(tmp_path / "four"))):
+        np.testing.assert_allclose(a["normalized_score"], b["normalized_score"], rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(a["return_mean"], b["return_mean"], rtol=1e-4, atol=1e-4)

@@ -80,6 +80,7 @@ class Learner:
     awac_normalize_adv: bool = False
     awac_soft_target: bool = True
     axis_name: Optional[str] = None  # set under pmap-style data parallelism: gradients are averaged
+    batch_sharding: Any = None  # NamedSharding of a [interval, B, ...] batch under jit data parallelism
 
     @classmethod
     def from_config(
@@ -356,6 +357,8 @@ class Learner:
         def body(s, update_key):
             keys = jax.random.split(update_key, self.actor_update_interval)
             batches = jax.vmap(lambda k: device_sampler.sample(replay, k, batch_size, self.context_len))(keys)
+            if self.batch_sharding is not None:  # split the sampled batch over the data mesh
+                batches = jax.lax.with_sharding_constraint(batches, self.batch_sharding)
             return self.update(s, batches, coeffs)
 
         return jax.lax.scan(body, state, jax.random.split(key, num_updates))

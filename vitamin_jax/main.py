@@ -39,6 +39,10 @@ def main(argv) -> None:
         config.env_name  # a config file that failed to load raises on first use
     except OSError as e:  # config_flags defers a missing config file's error to here
         _fail(" ".join(line.strip() for line in str(e).splitlines() if line.strip()))
+    from vitamin_jax.distributed import initialize_multi_host
+
+    initialize_multi_host(config.parallel.coordinator_address, config.parallel.num_processes,
+                          config.parallel.process_id)
     workdir = _WORKDIR.value or f"runs/{config.env_name}-{config.algo}-seed{config.seed}"
     try:
         summary = train_and_evaluate(config, workdir)

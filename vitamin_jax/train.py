@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from vitamin_jax import envs
+from vitamin_jax import distributed, envs
 from vitamin_jax.agent import Learner
 from vitamin_jax.algorithms import phase_coefficients
 from vitamin_jax.checkpointing import Checkpointer
@@ -93,6 +93,14 @@ class Trainer:
         state_dim = self.data.state_mean.shape[0]
         act_dim = self.data.trajectories[0]["actions"].shape[-1]
         self.learner = Learner.from_config(config, state_dim, act_dim, bool(config.critic.layer_norm))
+        self.mesh = None
+        if config.parallel.data_parallel:
+            self.mesh = distributed.data_mesh(config.parallel.num_devices or None)
+            if config.train.batch_size % self.mesh.devices.size:
+                raise TrainingError(f"config.train.batch_size={config.train.batch_size} does not divide over "
+                                    f"{self.mesh.devices.size} devices")
+            self.learner = dataclasses.replace(self.learner,
+                                               batch_sharding=distributed.batch_sharding(self.mesh, batch_axis=1))
         self.interval = self.learner.actor_update_interval
         self.sampler_kwargs = dict(
             context_len=config.model.context_len, state_mean=self.data.state_mean, state_std=self.data.state_std,
@@ -105,6 +113,8 @@ class Trainer:
         self.loop = LoopState(online_transitions=[0] * self.num_seeds)
         self.checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), config.checkpoint.keep)
         restored_iteration = self._maybe_restore()
+        if self.mesh is not None:
+            self.agent = distributed.replicate(self.agent, self.mesh)
         title = f"{config.algo} {config.env_name} seed {config.seed}" + (
             f"..{self.seeds[-1]}" if self.num_seeds > 1 else "")
         self.logger = RunLogger(workdir, tensorboard=config.log.tensorboard, title=title,
@@ -154,8 +164,9 @@ class Trainer:
     def _device_replay(self, sources: list) -> tuple:
         """(DeviceReplay, vmap axis): one shared copy for the offline data, else stacked per seed."""
         c = self.config
+        sharding = distributed.replicated(self.mesh) if self.mesh is not None else None
         to_device = lambda flat: device_sampler.to_device(flat, self.data.state_mean, self.data.state_std,
-                                                          c.online.reward_scale)
+                                                          c.online.reward_scale, sharding)
         if all(s is sources[0] for s in sources):  # pretraining: every seed samples the offline set
             flat = sources[0].flat if isinstance(sources[0], ReplayBuffer) else sources[0]
             return to_device(flat), None
@@ -194,7 +205,9 @@ class Trainer:
                     flat = sampler.sample(rng, chunk * self.interval * batch_size)
                     per_seed.append(jax.tree.map(
                         lambda x: x.reshape((chunk, self.interval, batch_size) + x.shape[1:]), flat))
-                batches = jax.tree.map(lambda *xs: np.stack(xs), *per_seed)
+                batches = jax.tree.map(lambda *xs: np.stack(xs), *per_seed)  # [S, chunk, interval, B, ...]
+                if self.mesh is not None:
+                    batches = distributed.shard_batch(batches, self.mesh, batch_axis=3)
                 self.agent, metrics = self.update_many(self.agent, batches, coeffs)
                 history.append(metrics)
         if not active.all():

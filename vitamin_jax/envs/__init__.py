@@ -12,7 +12,7 @@ from vitamin_jax.envs.registry import (
     REGISTRY, DatasetSpec, UnknownDatasetError, dataset_names, get_spec,
 )
 from vitamin_jax.envs.toy import TOY_ENV_ID, SingleStateToyEnv, toy_dataset, toy_reward
-from vitamin_jax.envs.wrappers import DelayedReward, FlattenGoalObservation, flatten_observation
+from vitamin_jax.envs.wrappers import DelayedReward, FlattenGoalObservation, Float32Observation, flatten_observation
 
 if TOY_ENV_ID not in gym.registry:
     gym.register(TOY_ENV_ID, entry_point=SingleStateToyEnv, max_episode_steps=1)
@@ -54,7 +54,7 @@ def make_env(name: str, seed: Optional[int] = None, delayed_reward: int = 0, *, 
         if spec.is_goal_conditioned:
             env = FlattenGoalObservation(env)
         elif env.observation_space.dtype != np.float32:
-            env = gym.wrappers.DtypeObservation(env, np.float32)
+            env = Float32Observation(env)
     if seed is not None:
         env.action_space.seed(seed)
         env.observation_space.seed(seed)

@@ -28,6 +28,19 @@ class FlattenGoalObservation(gym.ObservationWrapper):
         return flatten_observation(observation)
 
 
+class Float32Observation(gym.ObservationWrapper):
+    """float32 observations (MuJoCo returns float64); bounds cast without gymnasium's warning."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        space = env.observation_space
+        self.observation_space = gym.spaces.Box(space.low.astype(np.float32), space.high.astype(np.float32),
+                                                space.shape, np.float32)
+
+    def observation(self, observation) -> np.ndarray:
+        return np.asarray(observation, np.float32)
+
+
 class DelayedReward(gym.Wrapper):
     """Rewards summed and paid every `every` steps and at episode end (0 otherwise).
 
