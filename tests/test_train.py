@@ -148,3 +148,21 @@ def test_data_parallel_run_matches_one_device(tmp_path, sampler):
     for a, b in zip(read_metrics(str(tmp_path / "one")), read_metrics(str(tmp_path / "four"))):
         np.testing.assert_allclose(a["normalized_score"], b["normalized_score"], rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(a["return_mean"], b["return_mean"], rtol=1e-4, atol=1e-4)
+
+
+def test_saved_actor_loads_as_a_policy(tmp_path):
+    from vitamin_jax import envs
+    from vitamin_jax.policy import load_policy
+
+    workdir = str(tmp_path / "run")
+    train_and_evaluate(toy_config(**{"online.max_online_transitions": 16}), workdir)
+    policy = load_policy(workdir)
+    env = envs.make_env("toy", raw=True)
+    obs, _ = env.reset(seed=0)
+    first = policy.act(obs)
+    assert first.shape == (1,) and np.all(np.abs(first) < 1)
+    policy.observe(float(env.step(first)[1]))
+    policy.reset()
+    np.testing.assert_array_equal(policy.act(obs), first)  # noise 0: deterministic per episode start
+    noisy = load_policy(os.path.join(workdir, "checkpoints"), noise=0.5, seed=1)
+    assert np.abs(noisy.act(obs) - first).max() > 1e-4
