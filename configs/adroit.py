@@ -25,20 +25,5 @@ def get_config(preset: str = "pen-human"):
         raise ValueError(f"unknown Adroit preset {preset!r}; choose one of: {', '.join(PRESETS)}")
     env = preset.split("-", 1)[0]
     rtg, eval_context = ENVS[env]
-    c = base.get_config()
-    c.env_name = preset
-    c.model.context_len = 5
-    c.model.eval_context_length = eval_context
-    c.actor.learning_rate = 1e-4
-    c.actor.weight_decay = 1e-4
-    c.critic.learning_rate = 2e-4
-    c.rl.gamma = 0.99
-    c.rl.actor_update_interval = 1
-    c.train.max_pretrain_iters = 1
-    c.train.num_updates_per_pretrain_iter = 40_000
-    c.train.replay_size = 5000
-    c.online.eval_rtg = rtg
-    c.online.online_rtg = rtg
-    c.online.minimum_sapairs_per_iter = 1000
-    c.online.max_online_transitions = 1_000_000
-    return c
+    return base.get_sparse_family_config(preset, context_len=5, eval_context_length=eval_context, rtg=rtg,
+                                         pretrain_updates=40_000, replay_size=5000)

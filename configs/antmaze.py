@@ -25,21 +25,9 @@ def get_config(preset: str = "antmaze-umaze"):
     if preset not in PRESETS:
         raise ValueError(f"unknown AntMaze preset {preset!r}; choose one of: {', '.join(PRESETS)}")
     rtg, k = MAZES[preset[len("antmaze-"):]]
-    c = base.get_config()
-    c.env_name = preset
-    c.model.context_len = k
-    c.model.eval_context_length = 1
-    c.actor.learning_rate = 1e-4
-    c.actor.weight_decay = 1e-4
-    c.critic.learning_rate = 2e-4
+    c = base.get_sparse_family_config(preset, context_len=k, eval_context_length=1, rtg=rtg,
+                                      pretrain_updates=5000, replay_size=2000)
+    c.train.max_pretrain_iters = 40  # 40 x 5000 = 200K pretraining updates (README)
     c.rl.gamma = 0.998
-    c.rl.actor_update_interval = 1
     c.rl.rl_from_start = True
-    c.train.max_pretrain_iters = 40
-    c.train.num_updates_per_pretrain_iter = 5000
-    c.train.replay_size = 2000
-    c.online.eval_rtg = rtg
-    c.online.online_rtg = rtg
-    c.online.minimum_sapairs_per_iter = 1000
-    c.online.max_online_transitions = 1_000_000
     return c

@@ -110,3 +110,27 @@ def get_config() -> ml_collections.ConfigDict:
     c.log.tensorboard = True
     c.log.progress_bar = True
     return c
+
+
+def get_sparse_family_config(env_name: str, *, context_len: int, eval_context_length: int, rtg: float,
+                             pretrain_updates: int, replay_size: int) -> ml_collections.ConfigDict:
+    """Adroit, AntMaze and Maze2D share the README's settings beyond the MuJoCo defaults:
+    actor lr 1e-4 and weight decay 1e-4, critic lr 2e-4, actor updated every critic step,
+    >= 1000 transitions per iteration, the same RTG for evaluation and exploration, and a
+    1M-transition online budget."""
+    c = get_config()
+    c.env_name = env_name
+    c.model.context_len = context_len
+    c.model.eval_context_length = eval_context_length
+    c.actor.learning_rate = 1e-4
+    c.actor.weight_decay = 1e-4
+    c.critic.learning_rate = 2e-4
+    c.rl.actor_update_interval = 1
+    c.train.max_pretrain_iters = 1
+    c.train.num_updates_per_pretrain_iter = pretrain_updates
+    c.train.replay_size = replay_size
+    c.online.eval_rtg = rtg
+    c.online.online_rtg = rtg
+    c.online.minimum_sapairs_per_iter = 1000
+    c.online.max_online_transitions = 1_000_000
+    return c

@@ -22,20 +22,5 @@ def get_config(preset: str = "maze2d-umaze"):
     if preset not in PRESETS:
         raise ValueError(f"unknown Maze2D preset {preset!r}; choose one of: {', '.join(PRESETS)}")
     rtg, k, pretrain_updates, replay = MAZES[preset[len("maze2d-"):]]
-    c = base.get_config()
-    c.env_name = preset
-    c.model.context_len = k
-    c.model.eval_context_length = 1
-    c.actor.learning_rate = 1e-4
-    c.actor.weight_decay = 1e-4
-    c.critic.learning_rate = 2e-4
-    c.rl.gamma = 0.99
-    c.rl.actor_update_interval = 1
-    c.train.max_pretrain_iters = 1
-    c.train.num_updates_per_pretrain_iter = pretrain_updates
-    c.train.replay_size = replay
-    c.online.eval_rtg = rtg
-    c.online.online_rtg = rtg
-    c.online.minimum_sapairs_per_iter = 1000
-    c.online.max_online_transitions = 1_000_000
-    return c
+    return base.get_sparse_family_config(preset, context_len=k, eval_context_length=1, rtg=rtg,
+                                         pretrain_updates=pretrain_updates, replay_size=replay)
