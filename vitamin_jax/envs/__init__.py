@@ -14,6 +14,26 @@ from vitamin_jax.envs.registry import (
 from vitamin_jax.envs.toy import TOY_ENV_ID, SingleStateToyEnv, toy_dataset, toy_reward
 from vitamin_jax.envs.wrappers import DelayedReward, FlattenGoalObservation, Float32Observation, flatten_observation
 
+def _route_mujoco_warnings() -> None:
+    """Send MuJoCo's C-level warnings through Python's `warnings`, once per message.
+
+    By default MuJoCo prints them on every model load (HalfCheetah-v5 triggers one per
+    environment) and appends them to MUJOCO_LOG.TXT in the working directory.
+    """
+    import mujoco
+
+    seen: set = set()
+
+    def on_warning(message: str) -> None:
+        if message not in seen:
+            seen.add(message)
+            warnings.warn(f"MuJoCo: {message.strip()}", RuntimeWarning, stacklevel=2)
+
+    mujoco.set_mju_user_warning(on_warning)
+
+
+_route_mujoco_warnings()
+
 if TOY_ENV_ID not in gym.registry:
     gym.register(TOY_ENV_ID, entry_point=SingleStateToyEnv, max_episode_steps=1)
 
