@@ -79,13 +79,11 @@ class Learner:
     awac_weight_clip: float = 20.0
     awac_normalize_adv: bool = False
     awac_soft_target: bool = True
-    axis_name: Optional[str] = None  # set under pmap-style data parallelism: gradients are averaged
     batch_sharding: Any = None  # NamedSharding of a [interval, B, ...] batch under jit data parallelism
 
     @classmethod
     def from_config(
         cls, config: ml_collections.ConfigDict, state_dim: int, act_dim: int, critic_layer_norm: bool,
-        axis_name: Optional[str] = None,
     ) -> "Learner":
         algo = get_algorithm(config.algo)
         m = config.model
@@ -123,7 +121,6 @@ class Learner:
             awac_weight_clip=config.awac.weight_clip,
             awac_normalize_adv=bool(config.awac.normalize_adv),
             awac_soft_target=bool(config.awac.soft_target),
-            axis_name=axis_name,
         )
 
     # ------------------------------------------------------------------ init
@@ -157,9 +154,6 @@ class Learner:
         return state.replace(target_actor_params=state.actor_params, target_critic_params=state.critic_params)
 
     # ------------------------------------------------------------ components
-    def _mean_grads(self, grads):
-        return grads if self.axis_name is None else jax.lax.pmean(grads, self.axis_name)
-
     def _target_policy(self, state: AgentState, batch: Batch, key: jax.Array) -> tuple[jax.Array, jax.Array]:
         """Target actor at s_{t+1} for every position: (action [B, K, A], log pi' [B, K]).
 
@@ -215,7 +209,7 @@ class Learner:
             return loss, aux
 
         (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.critic_params)
-        updates, opt_state = self.critic_tx.update(self._mean_grads(grads), state.critic_opt_state,
+        updates, opt_state = self.critic_tx.update(grads, state.critic_opt_state,
                                                    state.critic_params)
         q1 = aux["q"][0]
         q_mean = losses.masked_mean(q1, batch.mask)
@@ -291,7 +285,6 @@ class Learner:
             return loss, {"actor_loss": loss, "sup_loss": sup, "rl_loss": rl, "rl_coeff": rl_coeff, **aux}
 
         grads, metrics = jax.grad(loss_fn, has_aux=True)(state.actor_params)
-        grads = self._mean_grads(grads)
         metrics["actor_grad_norm"] = optax.tree.norm(grads)
         updates, opt_state = self.actor_tx.update(grads, state.actor_opt_state, state.actor_params)
         state = state.replace(
@@ -306,7 +299,7 @@ class Learner:
 
     def _temperature_step(self, state: AgentState, entropy: jax.Array) -> AgentState:
         grad = jax.grad(losses.temperature_loss)(state.log_temperature, entropy, self.target_entropy)
-        updates, opt_state = self.temperature_tx.update(self._mean_grads(grad), state.temperature_opt_state)
+        updates, opt_state = self.temperature_tx.update(grad, state.temperature_opt_state)
         return state.replace(
             log_temperature=optax.apply_updates(state.log_temperature, updates), temperature_opt_state=opt_state
         )
