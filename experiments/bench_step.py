@@ -114,6 +114,27 @@ def bench_scan_vs_dispatch(algo: str, size: str, batch_size: int, num_updates: i
     }
 
 
+def bench_seeds(algo: str, size: str, batch_size: int, num_seeds: int, num_updates: int, reps: int) -> dict:
+    """Total updates/s: S seeds vmapped in one call vs S separate single-seed runs (one after another)."""
+    config = make_config(algo, size, batch_size)
+    learner = Learner.from_config(config, STATE_DIM, ACT_DIM, critic_layer_norm=False)
+    coeffs = phase_coefficients(config, "online")
+    interval, k = learner.actor_update_interval, config.model.context_len
+    single_state = learner.init(jax.random.PRNGKey(0))
+    states = jax.vmap(learner.init)(jax.random.split(jax.random.PRNGKey(0), num_seeds))
+    single_batches = jax.device_put(random_batches((num_updates, interval), batch_size, k))
+    group_batches = jax.device_put(random_batches((num_seeds, num_updates, interval), batch_size, k))
+    single = jax.jit(learner.update_many)
+    group = jax.jit(jax.vmap(learner.update_many, in_axes=(0, 0, None)))
+    jax.block_until_ready(single(single_state, single_batches, coeffs))
+    jax.block_until_ready(group(states, group_batches, coeffs))
+    t_single = np.median(timed(lambda: single(single_state, single_batches, coeffs)[0], reps))
+    t_group = np.median(timed(lambda: group(states, group_batches, coeffs)[0], reps))
+    return {"algo": algo, "size": size, "num_seeds": num_seeds, "num_updates": num_updates,
+            "separate_updates_per_s": num_updates / t_single, "vmapped_updates_per_s": num_seeds * num_updates / t_group,
+            "ratio": num_seeds * t_single / t_group}
+
+
 def bench_samplers(algo: str, size: str, batch_size: int, num_updates: int, reps: int) -> dict:
     """One iteration's updates fed by the NumPy host sampler vs sampled on device in the scan."""
     from vitamin_jax.data import device_sampler
@@ -195,6 +216,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=0, help="timed calls per case (0: 3 on CPU for default size)")
     parser.add_argument("--scan-updates", type=int, default=20)
     parser.add_argument("--rollout-steps", type=int, default=200)
+    parser.add_argument("--seeds", type=int, default=4)
     args = parser.parse_args()
 
     backend = jax.default_backend()
@@ -213,6 +235,9 @@ def main() -> None:
         results["scan"].append(bench_scan_vs_dispatch(algo, scan_size, args.batch_size, args.scan_updates, 3))
     print_table("Fused lax.scan vs one dispatch per update", results["scan"],
                 ["algo", "size", "num_updates", "ms_per_update_dispatch", "ms_per_update_scan", "speedup"])
+    results["seeds"] = [bench_seeds("td3_odt", scan_size, args.batch_size, args.seeds, args.scan_updates // 2, 3)]
+    print_table(f"{args.seeds} seeds vmapped in one process vs separate runs (total updates/s)", results["seeds"],
+                ["algo", "size", "num_seeds", "num_updates", "separate_updates_per_s", "vmapped_updates_per_s", "ratio"])
     results["sampler"] = [bench_samplers("td3_odt", scan_size, args.batch_size, args.scan_updates, 3)]
     print_table("Host NumPy sampler vs on-device sampling inside the scan (200K-transition replay)",
                 results["sampler"], ["algo", "size", "num_updates", "ms_per_update_host_sampler",
