@@ -13,6 +13,10 @@ Methods: odt (MSE actor pi(RTG)); ddpg (critic Q(a), actor pi(1), -Q); odt_ddpg 
 Q(RTG, a), actor loss 0.02 MSE - Q); odt_td3 (twin critics, actor uses min(Q1, Q2), actor
 updated every 2 critic steps; with one-step episodes the TD target is the reward itself, so
 target networks and target policy smoothing have nothing to act on and are omitted).
+Beyond the paper's figure, the ablation gradients: odt_sac (tanh-Gaussian actor, loss
+0.02 NLL - (T H + Q) at a reparameterised sample, T = 0.01 fixed; rollouts use the mean)
+and odt_iql (V(RTG) by expectile regression (0.7) on Q(RTG, a) - V; actor loss 0.02 MSE
++ exp(3 adv)-weighted squared error, weights clipped at 100: it can only re-weight data).
 Usage: python experiments/toy_mdp.py --out DIR [--seeds 10] [--torch-init]
 """
 
@@ -28,14 +32,17 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-METHODS = ("odt", "ddpg", "odt_ddpg", "odt_td3")
-# method: (critic input, number of critics, actor-update interval, MSE weight, RL weight)
+METHODS = ("odt", "ddpg", "odt_ddpg", "odt_td3", "odt_sac", "odt_iql")
+# method: (critic input, number of critics, actor-update interval, supervised weight, RL kind)
 METHOD_TABLE = {
-    "odt": (None, 0, 1, 1.0, 0.0),
-    "ddpg": ("action", 1, 1, 0.0, 1.0),
-    "odt_ddpg": ("rtg_action", 1, 1, 0.02, 1.0),
-    "odt_td3": ("rtg_action", 2, 2, 0.02, 1.0),
+    "odt": (None, 0, 1, 1.0, "none"),
+    "ddpg": ("action", 1, 1, 0.0, "q"),
+    "odt_ddpg": ("rtg_action", 1, 1, 0.02, "q"),
+    "odt_td3": ("rtg_action", 2, 2, 0.02, "q"),
+    "odt_sac": ("rtg_action", 2, 1, 0.02, "sac"),
+    "odt_iql": ("rtg_action", 2, 1, 0.02, "iql"),
 }
+SAC_TEMPERATURE, IQL_EXPECTILE, IQL_BETA, IQL_CLIP = 0.01, 0.7, 3.0, 100.0
 NUM_LOW, NUM_HIGH, ROLLOUTS, BATCH = 100, 28, 64, 32
 PRETRAIN_EPOCHS, FINETUNE_EPOCHS, LR, HIDDEN = 5, 16, 1e-3, 128
 MAX_DATA = NUM_LOW + NUM_HIGH + ROLLOUTS * FINETUNE_EPOCHS
@@ -58,8 +65,8 @@ def offline_actions(seed: int) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- networks
-def init_mlp(key: jax.Array, fan_in: int, torch_init: bool) -> list:
-    sizes = [fan_in, HIDDEN, HIDDEN, 1]
+def init_mlp(key: jax.Array, fan_in: int, torch_init: bool, outputs: int = 1) -> list:
+    sizes = [fan_in, HIDDEN, HIDDEN, outputs]
     params = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         wkey, bkey = jax.random.split(jax.random.fold_in(key, i))
@@ -74,15 +81,32 @@ def init_mlp(key: jax.Array, fan_in: int, torch_init: bool) -> list:
     return params
 
 
-def mlp(params: list, x: jax.Array) -> jax.Array:
+def mlp_outputs(params: list, x: jax.Array) -> jax.Array:
     for w, b in params[:-1]:
         x = jax.nn.relu(x @ w + b)
     w, b = params[-1]
-    return (x @ w + b)[..., 0]
+    return x @ w + b
+
+
+def mlp(params: list, x: jax.Array) -> jax.Array:
+    return mlp_outputs(params, x)[..., 0]
 
 
 def actor(params, rtg):
+    """The mean action (for a Gaussian actor, tanh of its mean)."""
     return jnp.tanh(mlp(params, rtg[..., None]))
+
+
+def gaussian_actor(params, rtg):
+    """(mu, log_std) of a tanh-Gaussian actor; log-std squashed into [-5, 2] as the ODT head."""
+    out = mlp_outputs(params, rtg[..., None])
+    return out[..., 0], -5.0 + 3.5 * (jnp.tanh(out[..., 1]) + 1.0)
+
+
+def tanh_gaussian_log_prob(x, mu, log_std):
+    """log pi(tanh(x)) for pre-tanh x."""
+    normal = -0.5 * ((x - mu) / jnp.exp(log_std)) ** 2 - log_std - 0.5 * jnp.log(2 * jnp.pi)
+    return normal - 2.0 * (jnp.log(2.0) - x - jax.nn.softplus(-2.0 * x))
 
 
 def critic_inputs(kind: str, rtg: jax.Array, action: jax.Array) -> jax.Array:
@@ -92,22 +116,40 @@ def critic_inputs(kind: str, rtg: jax.Array, action: jax.Array) -> jax.Array:
 # ----------------------------------------------------------------------------- one run
 def make_run(method: str, torch_init: bool):
     """A jittable run(key, actions0) -> (epoch rewards [17], final actions [64])."""
-    kind, num_critics, interval, mse_weight, rl_weight = METHOD_TABLE[method]
+    kind, num_critics, interval, sup_weight, rl_kind = METHOD_TABLE[method]
     uses_rtg = method != "ddpg"  # DDPG's actor sees the constant input 1
     tx = optax.adam(LR)
 
     def actor_input(rtg):
         return rtg if uses_rtg else jnp.ones_like(rtg)
 
-    def critic_loss(critics, rtg, a, r):
-        return sum(jnp.mean((mlp(c, critic_inputs(kind, rtg, a)) - r) ** 2) for c in critics)
+    def q_min(critics, rtg, a):
+        return jnp.min(jnp.stack([mlp(c, critic_inputs(kind, rtg, a)) for c in critics[:num_critics]]), axis=0)
 
-    def actor_loss(actor_params, critics, rtg, a):
+    def critic_loss(critics, rtg, a, r):
+        loss = sum(jnp.mean((mlp(c, critic_inputs(kind, rtg, a)) - r) ** 2) for c in critics[:num_critics])
+        if rl_kind == "iql":  # V(RTG) by expectile regression towards min Q(RTG, a_data)
+            diff = jax.lax.stop_gradient(q_min(critics, rtg, a)) - mlp(critics[-1], rtg[..., None])
+            loss = loss + jnp.mean(jnp.where(diff < 0, 1 - IQL_EXPECTILE, IQL_EXPECTILE) * diff**2)
+        return loss
+
+    def actor_loss(actor_params, critics, rtg, a, key):
+        critics = jax.lax.stop_gradient(critics)
+        if rl_kind == "sac":
+            mu, log_std = gaussian_actor(actor_params, actor_input(rtg))
+            x_data = jnp.arctanh(jnp.clip(a, -1 + 1e-6, 1 - 1e-6))
+            nll = -jnp.mean(tanh_gaussian_log_prob(x_data, mu, log_std))
+            x = mu + jnp.exp(log_std) * jax.random.normal(key, mu.shape, mu.dtype)
+            entropy = -tanh_gaussian_log_prob(x, mu, log_std)
+            return sup_weight * nll - jnp.mean(SAC_TEMPERATURE * entropy + q_min(critics, rtg, jnp.tanh(x)))
         pred = actor(actor_params, actor_input(rtg))
-        loss = mse_weight * jnp.mean((pred - a) ** 2)
-        if num_critics:
-            q = jnp.min(jnp.stack([mlp(c, critic_inputs(kind, rtg, pred)) for c in critics]), axis=0)
-            loss = loss - rl_weight * jnp.mean(q)
+        loss = sup_weight * jnp.mean((pred - a) ** 2)
+        if rl_kind == "q":
+            loss = loss - jnp.mean(q_min(critics, rtg, pred))
+        elif rl_kind == "iql":
+            advantage = q_min(critics, rtg, a) - mlp(critics[-1], rtg[..., None])
+            weights = jnp.minimum(jnp.exp(IQL_BETA * advantage), IQL_CLIP)
+            loss = loss + jnp.mean(weights * (pred - a) ** 2)  # -w log pi with log pi = -(a_hat - a)^2
         return loss
 
     def train_epoch(carry, key, n):
@@ -122,14 +164,14 @@ def make_run(method: str, torch_init: bool):
             rtg = r  # hindsight: the stored RTG is the achieved reward
             actor_p, critics = params
             actor_opt, critic_opt = opt
-            if num_critics:
+            if critics:
                 grads = jax.grad(critic_loss)(critics, rtg, a, r)
                 updates, critic_opt = tx.update(grads, critic_opt, critics)
                 critics = optax.apply_updates(critics, updates)
 
             def actor_update(args):
                 actor_p, actor_opt = args
-                grads = jax.grad(actor_loss)(actor_p, critics, rtg, a)
+                grads = jax.grad(actor_loss)(actor_p, critics, rtg, a, jax.random.fold_in(key, 10_000 + i))
                 updates, actor_opt = tx.update(grads, actor_opt, actor_p)
                 return optax.apply_updates(actor_p, updates), actor_opt
 
@@ -146,9 +188,11 @@ def make_run(method: str, torch_init: bool):
 
     def run(key, actions0):
         init_key, key = jax.random.split(key)
-        actor_p = init_mlp(jax.random.fold_in(init_key, 0), 1, torch_init)
+        actor_p = init_mlp(jax.random.fold_in(init_key, 0), 1, torch_init, outputs=2 if rl_kind == "sac" else 1)
         critics = [init_mlp(jax.random.fold_in(init_key, 1 + i), 1 if kind == "action" else 2, torch_init)
                    for i in range(num_critics)]
+        if rl_kind == "iql":  # the state-value net V(RTG) rides along with the critics
+            critics.append(init_mlp(jax.random.fold_in(init_key, 99), 1, torch_init))
         params = (actor_p, critics)
         new_opt = lambda p: (tx.init(p[0]), tx.init(p[1]))
         n0 = NUM_LOW + NUM_HIGH
