@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import warnings
-from typing import Optional
+from typing import Any, Optional, Sequence, Union
 
 import gymnasium as gym
 import numpy as np
 
 from vitamin_jax.envs.registry import (
-    REGISTRY, DatasetSpec, UnknownDatasetError, dataset_names, get_spec,
+    REGISTRY, DatasetSpec, FrozenKwargs, UnknownDatasetError, dataset_names, get_spec,
 )
 from vitamin_jax.envs.toy import TOY_ENV_ID, SingleStateToyEnv, toy_dataset, toy_reward
-from vitamin_jax.envs.wrappers import DelayedReward, FlattenGoalObservation, Float32Observation, flatten_observation
+from vitamin_jax.envs.wrappers import (
+    AffineReward, D4RLAdroitReward, DelayedReward, FlattenGoalObservation, Float32Observation, SeedFirstReset,
+    flatten_observation,
+)
+
+# The autoreset mode of make_vector_env; the rollout worker relies on it.
+AUTORESET_MODE = gym.vector.AutoresetMode.NEXT_STEP
+
 
 def _route_mujoco_warnings() -> None:
     """Send MuJoCo's C-level warnings through Python's `warnings`, once per message.
@@ -37,65 +44,118 @@ _route_mujoco_warnings()
 if TOY_ENV_ID not in gym.registry:
     gym.register(TOY_ENV_ID, entry_point=SingleStateToyEnv, max_episode_steps=1)
 
-_ROBOTICS_REGISTERED = False
-
 
 def _register_robotics() -> None:
-    global _ROBOTICS_REGISTERED
-    if not _ROBOTICS_REGISTERED:
-        with warnings.catch_warnings():
-            # gymnasium-robotics warns on import that Adroit v1 dense rewards changed in 1.2.1;
-            # we use v1, the environments D4RL's Adroit data was collected on.
-            warnings.filterwarnings("ignore", message=".*reward functions were updated.*")
-            import gymnasium_robotics
+    """Import gymnasium-robotics only for the families that need it (its import registers them).
+
+    On import it prints a notice to stderr that door/hammer/relocate v1 dense rewards changed in
+    1.2.1; D4RLAdroitReward undoes that change, so the notice is expected and left visible.
+    """
+    if "AdroitHandPen-v1" not in gym.registry:
+        import gymnasium_robotics
 
         gym.register_envs(gymnasium_robotics)
-        _ROBOTICS_REGISTERED = True
 
 
-def make_env(name: str, seed: Optional[int] = None, delayed_reward: int = 0, *, raw: bool = False) -> gym.Env:
-    """The environment of dataset `name`, with the time limit of D4RL.
+def _adroit_reward_differs_from_d4rl(spec: DatasetSpec) -> bool:
+    """gymnasium-robotics >= 1.2.1 flips the hand-to-object sign in these v1 dense rewards."""
+    if spec.family != "adroit" or spec.name.startswith("pen-") or not spec.env_id.endswith("-v1"):
+        return False
+    import gymnasium_robotics
 
-    raw=False: delayed reward (innermost, when > 1), reward r / divisor + shift, flat goal
-    observations, float32 observations. raw=True: the bare env (dict observations, raw rewards), for generating
-    datasets. When `seed` is given the env, its action and observation spaces are seeded;
-    the caller's first `reset(seed=...)` decides the episodes.
+    version = tuple(int(p) for p in gymnasium_robotics.__version__.split(".")[:3] if p.isdigit())
+    return version >= (1, 2, 1)
+
+
+def make_env(name: str, seed: Optional[int] = None, delayed_reward: int = 0, *, raw: bool = False,
+             d4rl_adroit_reward: bool = True) -> gym.Env:
+    """The environment of dataset `name`, with D4RL's time limit.
+
+    raw=False (training and evaluation): delayed reward when `delayed_reward` > 1 (innermost,
+    as the original, so the per-family constants apply to the paid sum), then r / divisor +
+    shift, then flat float32 observations (goal-conditioned mazes: observation, achieved_goal,
+    desired_goal). raw=True: the bare env (dict observations, rewards in the env's units) for
+    dataset generation. In both, door/hammer/relocate rewards are D4RL's (D4RLAdroitReward)
+    unless `d4rl_adroit_reward=False`.
+
+    Seeding: with `seed`, the action and observation spaces are seeded and (raw=False) the
+    first reset uses `seed` when the caller passes none (SeedFirstReset); later resets, and
+    every reset of a raw env, are the caller's to seed.
     """
     spec = get_spec(name)
     if spec.family in ("adroit", "antmaze", "maze2d"):
         _register_robotics()
-    env = gym.make(spec.env_id, max_episode_steps=spec.max_episode_steps, **dict(spec.env_kwargs))
+    kwargs = dict(spec.env_kwargs)
+    if "maze_map" in kwargs:  # lists, as gymnasium-robotics documents and Minari records them
+        kwargs["maze_map"] = [list(row) for row in kwargs["maze_map"]]
+    with warnings.catch_warnings():
+        # AntMaze v4 is deliberate: its 27-dim ant observation is what D4RL and Minari's
+        # D4RL/antmaze data have (v5 adds contact forces); gymnasium warns v4 is out of date.
+        warnings.filterwarnings("ignore", message=r".*AntMaze_\w+-v4 is out of date", category=DeprecationWarning)
+        env = gym.make(spec.env_id, max_episode_steps=spec.max_episode_steps, **kwargs)
+    if d4rl_adroit_reward and _adroit_reward_differs_from_d4rl(spec):
+        env = D4RLAdroitReward(env)
     if not raw:
         if delayed_reward and delayed_reward > 1:
             env = DelayedReward(env, delayed_reward)
         if spec.reward_divisor != 1.0 or spec.reward_shift != 0.0:
-            divisor, shift = spec.reward_divisor, spec.reward_shift
-            env = gym.wrappers.TransformReward(env, lambda r: r / divisor + shift)
+            env = gym.wrappers.TransformReward(env, AffineReward(spec.reward_divisor, spec.reward_shift))
         if spec.is_goal_conditioned:
             env = FlattenGoalObservation(env)
         elif env.observation_space.dtype != np.float32:
             env = Float32Observation(env)
     if seed is not None:
+        if not raw:  # raw stays bare: DataCollector records the wrapper stack and resets with its own seed
+            env = SeedFirstReset(env, seed)
         env.action_space.seed(seed)
         env.observation_space.seed(seed)
     return env
 
 
-def normalized_score(name: str, raw_return):
-    """D4RL normalised score 100 x (return - min) / (max - min); return in raw env units."""
+def make_vector_env(name: str, num_envs: int, seed: int, delayed_reward: int = 0) -> gym.vector.VectorEnv:
+    """SyncVectorEnv of make_env(name, seed + i), autoreset mode NEXT_STEP (AUTORESET_MODE).
+
+    NEXT_STEP: the step after an episode ends only resets that sub-env (its action is ignored,
+    reward 0, terminated/truncated False) and returns the new episode's first observation. A
+    plain `reset()` starts episode i with seed + i.
+    """
+    fns = [lambda i=i: make_env(name, seed + i, delayed_reward) for i in range(num_envs)]
+    return gym.vector.SyncVectorEnv(fns, autoreset_mode=AUTORESET_MODE)
+
+
+def normalized_score(name: str, raw_return: Union[float, np.ndarray]) -> Union[float, np.ndarray]:
+    """D4RL normalised score 100 x (return - min) / (max - min); return in the env's raw units."""
     spec = get_spec(name)
     score = 100.0 * (np.asarray(raw_return, np.float64) - spec.ref_min) / (spec.ref_max - spec.ref_min)
     return float(score) if np.ndim(score) == 0 else score
 
 
-def success_rate(name: str, raw_returns) -> float:
-    """AntMaze: fraction of episodes that reached the goal (raw sparse return > 0)."""
-    if get_spec(name).family != "antmaze":
+def success_rate(name: str, raw_returns: Optional[Sequence[float]] = None, *,
+                 episode_lengths: Optional[Sequence[int]] = None) -> float:
+    """AntMaze: the fraction (not the original's count out of 10) of episodes that reached the goal.
+
+    From raw sparse returns: the eval env ends the episode on the first step within 0.45 of the
+    goal and pays 1 there, 0 elsewhere, so return > 0 iff reached. Or, as the original, from
+    episode lengths: an episode shorter than the time limit ended at the goal (this misses a
+    goal reached on the very last step, which the return counts).
+    """
+    spec = get_spec(name)
+    if spec.family != "antmaze":
         raise ValueError(f"success rate is defined for AntMaze only, not {name!r}")
-    return float(np.mean(np.asarray(raw_returns) > 0))
+    if (raw_returns is None) == (episode_lengths is None):
+        raise ValueError("pass exactly one of raw_returns or episode_lengths")
+    if raw_returns is not None:
+        reached = np.asarray(raw_returns, np.float64) > 0
+    else:
+        reached = np.asarray(episode_lengths) < spec.max_episode_steps
+    if reached.size == 0:
+        raise ValueError("no episodes")
+    return float(np.mean(reached))
 
 
 __all__ = [
-    "REGISTRY", "DatasetSpec", "UnknownDatasetError", "dataset_names", "get_spec", "make_env", "normalized_score",
-    "success_rate", "flatten_observation", "toy_dataset", "toy_reward", "DelayedReward", "FlattenGoalObservation",
+    "AUTORESET_MODE", "REGISTRY", "DatasetSpec", "FrozenKwargs", "UnknownDatasetError", "dataset_names", "get_spec",
+    "make_env", "make_vector_env", "normalized_score", "success_rate", "flatten_observation", "toy_dataset",
+    "toy_reward", "AffineReward", "D4RLAdroitReward", "DelayedReward", "FlattenGoalObservation",
+    "Float32Observation", "SeedFirstReset",
 ]

@@ -1,10 +1,22 @@
 """One table from every dataset name of the paper to its environment and constants.
 
 Reward constants, RTG scales and time limits follow the original code (ORIGINAL.md sections
-1.1, 7, 11); reference scores are D4RL's (REFERENCE.md). Maze maps reproduce D4RL's
-fixed-start, fixed-goal evaluation mazes with gymnasium-robotics cells (r = reset, g =
-goal); when a real Minari dataset is present, its recorded environment spec is the
-authority on the exact map.
+1.1, 7, 11); reference scores are D4RL's (REFERENCE.md). Deliberate difference: maze2d-open
+divides neither dataset nor environment rewards (the original divides only the env's by 100,
+a name-matching slip; DESIGN.md section 9.11).
+
+Maze maps use gymnasium-robotics cells (R reset, G goal). gymnasium-robotics lays map rows
+out differently from D4RL (row 0 at +y; D4RL's antmaze puts it at y = 0, its maze2d along x),
+so coordinates differ from D4RL's. Minari's D4RL datasets were collected in
+gymnasium-robotics, so the maps below follow Minari's data:
+- AntMaze medium/large: the evaluation maps of Minari's generation scripts (D4RL's
+  BIG_MAZE_TEST / HARDEST_MAZE_TEST cells: start top-left, goal (6, 6) resp. (7, 9)).
+- AntMaze umaze: start bottom-left, goal top-left, the map Minari's `umaze` data was
+  collected on. (Minari's recorded umaze eval map mirrors the maze in x, so its walls differ
+  from the data's; we do not use it.)
+- PointMaze: Minari's evaluation maps (D4RL's fixed goals: open centre, umaze (1, 1), medium
+  (6, 6), large (7, 9)); no R cell, so the start is random among free cells, as D4RL's maze2d.
+gymnasium-robotics counts the goal as reached within 0.45 (D4RL: 0.5).
 """
 
 from __future__ import annotations
@@ -13,113 +25,185 @@ import dataclasses
 import difflib
 import re
 import types
-from typing import Mapping, Optional
+from typing import Any, Iterator, Mapping, NamedTuple, Optional
 
 R, G = "r", "g"
+TOY_ENV_ID = "vitamin/SingleStateToy-v0"  # registered by vitamin_jax.envs
 
-# D4RL antmaze evaluation mazes (U_MAZE_TEST, BIG_MAZE_TEST, HARDEST_MAZE_TEST).
-ANT_UMAZE = [[1, 1, 1, 1, 1], [1, R, 0, 0, 1], [1, 1, 1, 0, 1], [1, G, 0, 0, 1], [1, 1, 1, 1, 1]]
+ANT_UMAZE = [
+    [1, 1, 1, 1, 1],
+    [1, G, 0, 0, 1],
+    [1, 1, 1, 0, 1],
+    [1, R, 0, 0, 1],
+    [1, 1, 1, 1, 1],
+]
 ANT_MEDIUM = [
-    [1, 1, 1, 1, 1, 1, 1, 1], [1, R, 0, 1, 1, 0, 0, 1], [1, 0, 0, 1, 0, 0, 0, 1], [1, 1, 0, 0, 0, 1, 1, 1],
-    [1, 0, 0, 1, 0, 0, 0, 1], [1, 0, 1, 0, 0, 1, 0, 1], [1, 0, 0, 0, 1, 0, G, 1], [1, 1, 1, 1, 1, 1, 1, 1],
+    [1, 1, 1, 1, 1, 1, 1, 1],
+    [1, R, 0, 1, 1, 0, 0, 1],
+    [1, 0, 0, 1, 0, 0, 0, 1],
+    [1, 1, 0, 0, 0, 1, 1, 1],
+    [1, 0, 0, 1, 0, 0, 0, 1],
+    [1, 0, 1, 0, 0, 1, 0, 1],
+    [1, 0, 0, 0, 1, 0, G, 1],
+    [1, 1, 1, 1, 1, 1, 1, 1],
 ]
 ANT_LARGE = [
-    [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], [1, R, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1],
-    [1, 0, 1, 1, 0, 1, 0, 1, 0, 1, 0, 1], [1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1],
-    [1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 0, 1], [1, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1],
-    [1, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 1], [1, 0, 0, 1, 0, 0, 0, 1, 0, 0, G, 1],
+    [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+    [1, R, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1],
+    [1, 0, 1, 1, 0, 1, 0, 1, 0, 1, 0, 1],
+    [1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1],
+    [1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 0, 1],
+    [1, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1],
+    [1, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 1],
+    [1, 0, 0, 1, 0, 0, 0, 1, 0, G, 0, 1],
     [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
 ]
-# D4RL maze2d mazes with a fixed goal (the agent's start is random among free cells).
-POINT_OPEN = [[1, 1, 1, 1, 1, 1, 1], [1, 0, 0, 0, 0, 0, 1], [1, 0, 0, 0, 0, 0, 1], [1, 0, 0, 0, 0, G, 1],
-              [1, 1, 1, 1, 1, 1, 1]]
-POINT_UMAZE = [[1, 1, 1, 1, 1], [1, G, 0, 0, 1], [1, 1, 1, 0, 1], [1, 0, 0, 0, 1], [1, 1, 1, 1, 1]]
-POINT_MEDIUM = [row[:] for row in ANT_MEDIUM]
-POINT_MEDIUM[1][1] = 0
-POINT_LARGE = [row[:] for row in ANT_LARGE]
-POINT_LARGE[1][1] = 0
+POINT_OPEN = [
+    [1, 1, 1, 1, 1, 1, 1],
+    [1, 0, 0, 0, 0, 0, 1],
+    [1, 0, 0, G, 0, 0, 1],
+    [1, 0, 0, 0, 0, 0, 1],
+    [1, 1, 1, 1, 1, 1, 1],
+]
+POINT_UMAZE = [
+    [1, 1, 1, 1, 1],
+    [1, G, 0, 0, 1],
+    [1, 1, 1, 0, 1],
+    [1, 0, 0, 0, 1],
+    [1, 1, 1, 1, 1],
+]
+
+
+def _without_reset(maze: list) -> list:
+    """The same maze with its R cell freed: PointMaze starts anywhere, as D4RL's maze2d."""
+    return [[0 if cell == R else cell for cell in row] for row in maze]
+
+
+POINT_MEDIUM = _without_reset(ANT_MEDIUM)
+POINT_LARGE = _without_reset(ANT_LARGE)
+
+
+class FrozenKwargs(Mapping):
+    """A read-only, hashable, picklable mapping, so that a DatasetSpec can be a dict key."""
+
+    def __init__(self, **kwargs: Any):
+        self._items = dict(kwargs)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._items.items())))
+
+    def __repr__(self) -> str:
+        return f"FrozenKwargs({self._items!r})"
 
 
 @dataclasses.dataclass(frozen=True)
 class DatasetSpec:
-    name: str
+    """Everything the rest of the code needs to know about one dataset name."""
+
+    name: str  # 'hopper-medium', 'pen-human', 'antmaze-umaze-diverse', 'maze2d-large', 'toy'
     family: str  # 'mujoco' | 'adroit' | 'antmaze' | 'maze2d' | 'toy'
-    env_id: str
-    env_kwargs: Mapping
-    max_episode_steps: int
+    env_id: str  # gymnasium id
+    env_kwargs: Mapping  # extra gymnasium.make kwargs (FrozenKwargs; maze_map as nested tuples)
+    max_episode_steps: int  # D4RL time limit
     reward_divisor: float  # dataset AND environment rewards are divided by this
     reward_shift: float  # added after division (AntMaze -1)
-    reward_scale: float  # RTG scale
+    reward_scale: float  # RTG scale only; critic rewards are not scaled (DESIGN.md 9.3)
+    ref_min: float  # D4RL reference scores, in the environment's raw reward units
+    ref_max: float
+    minari_id: Optional[str]  # None: generated locally (MuJoCo random, medium-replay; toy)
+    critic_layer_norm: bool
+    is_goal_conditioned: bool  # dict observations, flattened by make_env
+
+
+class _Row(NamedTuple):
+    prefix: str
+    family: str
+    env_id: str
+    kinds: tuple  # dataset name = prefix-kind ('' = the prefix alone)
+    limit: int
+    divisor: float
+    rtg_scale: float
     ref_min: float
     ref_max: float
-    minari_id: Optional[str]
-    critic_layer_norm: bool
-    is_goal_conditioned: bool
+    maze: Optional[list] = None
 
 
-def _frozen(**kwargs) -> Mapping:
-    return types.MappingProxyType(dict(kwargs))
+_MUJOCO = ("random", "medium", "medium-replay", "expert")
+_ADROIT = ("human", "cloned", "expert")
+
+# RTG 1e-3 for door and no /100 for maze2d-open: see the module docstring and DESIGN.md 9.5, 9.11.
+# fmt: off
+_TABLE = tuple(_Row(*row) for row in (
+    # prefix          family     env id                  kinds                T     r/div   RTG   ref min      ref max             maze
+    ("hopper",         "mujoco",  "Hopper-v5",             _MUJOCO,             1000, 1.0,    1e-3, -20.272305,  3234.3),
+    ("halfcheetah",    "mujoco",  "HalfCheetah-v5",        _MUJOCO,             1000, 1.0,    1e-3, -280.178953, 12135.0),
+    ("walker2d",       "mujoco",  "Walker2d-v5",           _MUJOCO,             1000, 1.0,    1e-3, 1.629008,    4592.3),
+    ("ant",            "mujoco",  "Ant-v5",                _MUJOCO,             1000, 1.0,    1e-3, -325.6,      3879.7),
+    ("pen",            "adroit",  "AdroitHandPen-v1",      _ADROIT,             100,  100.0,  1.0,  96.262799,   3076.8331017826877),
+    ("hammer",         "adroit",  "AdroitHandHammer-v1",   _ADROIT,             200,  1000.0, 1.0,  -274.856578, 12794.134825156867),
+    ("door",           "adroit",  "AdroitHandDoor-v1",     _ADROIT,             200,  100.0,  1e-3, -56.512833,  2880.5693087298737),
+    ("relocate",       "adroit",  "AdroitHandRelocate-v1", _ADROIT,             200,  100.0,  1.0,  -6.425911,   4233.877797728884),
+    ("antmaze-umaze",  "antmaze", "AntMaze_UMaze-v4",      ("", "diverse"),     700,  1.0,    1e-3, 0.0, 1.0,    ANT_UMAZE),
+    ("antmaze-medium", "antmaze", "AntMaze_Medium-v4",     ("play", "diverse"), 1000, 1.0,    1e-3, 0.0, 1.0,    ANT_MEDIUM),
+    ("antmaze-large",  "antmaze", "AntMaze_Large-v4",      ("play", "diverse"), 1000, 1.0,    1e-3, 0.0, 1.0,    ANT_LARGE),
+    ("maze2d-open",    "maze2d",  "PointMaze_Open-v3",     ("",),               150,  1.0,    1.0,  0.01,  20.66,  POINT_OPEN),
+    ("maze2d-umaze",   "maze2d",  "PointMaze_UMaze-v3",    ("",),               300,  1.0,    1.0,  23.85, 161.86, POINT_UMAZE),
+    ("maze2d-medium",  "maze2d",  "PointMaze_Medium-v3",   ("",),               600,  1.0,    1.0,  13.13, 277.39, POINT_MEDIUM),
+    ("maze2d-large",   "maze2d",  "PointMaze_Large-v3",    ("",),               800,  1.0,    1.0,  6.7,   273.99, POINT_LARGE),
+    ("toy",            "toy",     TOY_ENV_ID,              ("",),               1,    1.0,    1.0,  0.0,   1.0),
+))
+# fmt: on
 
 
-_MUJOCO = {  # env: (gymnasium id, D4RL ref min, ref max)
-    "hopper": ("Hopper-v5", -20.272305, 3234.3),
-    "halfcheetah": ("HalfCheetah-v5", -280.178953, 12135.0),
-    "walker2d": ("Walker2d-v5", 1.629008, 4592.3),
-    "ant": ("Ant-v5", -325.6, 3879.7),
-}
-_ADROIT = {  # task: (gymnasium id, time limit, reward divisor, RTG scale, ref min, ref max)
-    "pen": ("AdroitHandPen-v1", 100, 100.0, 1.0, 96.262799, 3076.8331017826877),
-    "hammer": ("AdroitHandHammer-v1", 200, 1000.0, 1.0, -274.856578, 12794.134825156867),
-    "door": ("AdroitHandDoor-v1", 200, 100.0, 0.001, -56.512833, 2880.5693087298737),  # the original's 0.001
-    "relocate": ("AdroitHandRelocate-v1", 200, 100.0, 1.0, -6.425911, 4233.877797728884),
-}
-_ANTMAZE = {  # maze: (map, time limit)
-    "umaze": (ANT_UMAZE, 700), "umaze-diverse": (ANT_UMAZE, 700),
-    "medium-play": (ANT_MEDIUM, 1000), "medium-diverse": (ANT_MEDIUM, 1000),
-    "large-play": (ANT_LARGE, 1000), "large-diverse": (ANT_LARGE, 1000),
-}
-_MAZE2D = {  # maze: (gymnasium id, map, time limit, ref min, ref max)
-    "open": ("PointMaze_Open-v3", POINT_OPEN, 150, 0.01, 20.66),
-    "umaze": ("PointMaze_UMaze-v3", POINT_UMAZE, 300, 23.85, 161.86),
-    "medium": ("PointMaze_Medium-v3", POINT_MEDIUM, 600, 13.13, 277.39),
-    "large": ("PointMaze_Large-v3", POINT_LARGE, 800, 6.7, 273.99),
-}
+def _minari_id(row: _Row, kind: str) -> Optional[str]:
+    """Minari's id for the dataset where Minari has one (REFERENCE.md)."""
+    if row.family == "mujoco":  # Minari's v5 regenerations have no random or medium-replay sets
+        return f"mujoco/{row.prefix}/{kind}-v0" if kind in ("medium", "expert") else None
+    if row.family == "adroit":
+        return f"D4RL/{row.prefix}/{kind}-v2"
+    if row.family not in ("antmaze", "maze2d"):
+        return None
+    maze = row.prefix.split("-", 1)[1] + (f"-{kind}" if kind else "")
+    if row.family == "antmaze":
+        return f"D4RL/antmaze/{maze}-v1"
+    return f"D4RL/pointmaze/{maze}-v2"
+
+
+def _env_kwargs(row: _Row) -> Mapping:
+    """AntMaze evaluates as D4RL (episode ends at the goal); maze2d keeps going, as D4RL's."""
+    if row.maze is None:
+        return FrozenKwargs()
+    maze = tuple(tuple(r) for r in row.maze)  # immutable, so specs stay hashable and unshared
+    return FrozenKwargs(maze_map=maze, continuing_task=row.family == "maze2d", reset_target=False,
+                        reward_type="sparse")
 
 
 def _build_registry() -> dict[str, DatasetSpec]:
     specs = {}
-    for env, (env_id, ref_min, ref_max) in _MUJOCO.items():
-        for kind in ("random", "medium", "medium-replay", "expert"):
-            minari_id = f"mujoco/{env}/{kind}-v0" if kind in ("medium", "expert") else None
-            specs[f"{env}-{kind}"] = DatasetSpec(
-                f"{env}-{kind}", "mujoco", env_id, _frozen(), 1000, 1.0, 0.0, 0.001, ref_min, ref_max, minari_id,
-                critic_layer_norm=False, is_goal_conditioned=False)
-    for task, (env_id, limit, divisor, scale, ref_min, ref_max) in _ADROIT.items():
-        for kind in ("human", "cloned", "expert"):
-            specs[f"{task}-{kind}"] = DatasetSpec(
-                f"{task}-{kind}", "adroit", env_id, _frozen(), limit, divisor, 0.0, scale, ref_min, ref_max,
-                f"D4RL/{task}/{kind}-v2", critic_layer_norm=True, is_goal_conditioned=False)
-    for maze, (maze_map, limit) in _ANTMAZE.items():
-        size = maze.split("-")[0]
-        # v4: 27-dim ant observation, as D4RL and Minari's D4RL/antmaze sets (v5 adds contact forces).
-        env_id = {"umaze": "AntMaze_UMaze-v4", "medium": "AntMaze_Medium-v4", "large": "AntMaze_Large-v4"}[size]
-        specs[f"antmaze-{maze}"] = DatasetSpec(
-            f"antmaze-{maze}", "antmaze", env_id,
-            _frozen(maze_map=maze_map, continuing_task=False, reset_target=False, reward_type="sparse"),
-            limit, 1.0, -1.0, 0.001, 0.0, 1.0, f"D4RL/antmaze/{maze}-v1", critic_layer_norm=True,
-            is_goal_conditioned=True)
-    for maze, (env_id, maze_map, limit, ref_min, ref_max) in _MAZE2D.items():
-        specs[f"maze2d-{maze}"] = DatasetSpec(
-            f"maze2d-{maze}", "maze2d", env_id,
-            _frozen(maze_map=maze_map, continuing_task=True, reset_target=False, reward_type="sparse"),
-            limit, 1.0, 0.0, 1.0, ref_min, ref_max, f"D4RL/pointmaze/{maze}-v2", critic_layer_norm=True,
-            is_goal_conditioned=True)
-    specs["toy"] = DatasetSpec("toy", "toy", "vitamin/SingleStateToy-v0", _frozen(), 1, 1.0, 0.0, 1.0, 0.0, 1.0,
-                               None, critic_layer_norm=False, is_goal_conditioned=False)
+    for row in _TABLE:
+        for kind in row.kinds:
+            name = f"{row.prefix}-{kind}" if kind else row.prefix
+            specs[name] = DatasetSpec(
+                name=name, family=row.family, env_id=row.env_id, env_kwargs=_env_kwargs(row),
+                max_episode_steps=row.limit, reward_divisor=row.divisor,
+                reward_shift=-1.0 if row.family == "antmaze" else 0.0, reward_scale=row.rtg_scale,
+                ref_min=row.ref_min, ref_max=row.ref_max, minari_id=_minari_id(row, kind),
+                critic_layer_norm=row.family in ("adroit", "antmaze", "maze2d"),
+                is_goal_conditioned=row.family in ("antmaze", "maze2d"),
+            )
     return specs
 
 
-REGISTRY = _build_registry()
+REGISTRY: Mapping[str, DatasetSpec] = types.MappingProxyType(_build_registry())
 
 
 class UnknownDatasetError(ValueError):
@@ -127,15 +211,17 @@ class UnknownDatasetError(ValueError):
 
 
 def dataset_names() -> list[str]:
+    """All registry names, sorted."""
     return sorted(REGISTRY)
 
 
 def get_spec(name: str) -> DatasetSpec:
     """Spec of a dataset name; a trailing D4RL version ('hopper-medium-v2') is accepted."""
-    key = re.sub(r"-v\d+$", "", name)
+    key = re.sub(r"-v\d+$", "", name.strip().lower())
     if key in REGISTRY:
         return REGISTRY[key]
-    close = difflib.get_close_matches(key, REGISTRY, n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    close = difflib.get_close_matches(key, list(REGISTRY), n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise UnknownDatasetError(
-        f"unknown dataset {name!r}{hint} (all names: vitamin_jax.envs.dataset_names())")
+        f"unknown dataset {name!r}{hint} (full list: vitamin_jax.envs.dataset_names(), "
+        f"or the table in vitamin_jax/envs/registry.py)")

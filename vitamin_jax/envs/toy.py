@@ -6,13 +6,16 @@ lies between two low-reward clusters of offline actions, (-1, -0.95) and (0.5, 1
 
 from __future__ import annotations
 
+from typing import Any, Optional
+
 import gymnasium as gym
 import numpy as np
 
-TOY_ENV_ID = "vitamin/SingleStateToy-v0"
+from vitamin_jax.envs.registry import TOY_ENV_ID  # noqa: F401  (re-exported)
 
 
-def toy_reward(action) -> np.ndarray:
+def toy_reward(action: Any) -> np.ndarray:
+    """r(a) = (a+1)^2 for a <= 0 else 1 - 2a, a clipped to [-1, 1]; peak 1 at a = 0."""
     a = np.clip(np.asarray(action, np.float64), -1.0, 1.0)
     return np.where(a <= 0, (a + 1.0) ** 2, 1.0 - 2.0 * a)
 
@@ -21,14 +24,18 @@ class SingleStateToyEnv(gym.Env):
     """Observation: a constant 1-vector. Every episode ends after one step."""
 
     metadata = {"render_modes": []}
-    observation_space = gym.spaces.Box(0.0, 1.0, (1,), np.float32)
-    action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
 
-    def reset(self, *, seed=None, options=None):
+    def __init__(self, render_mode: Optional[str] = None):
+        # Per instance: spaces carry their own RNG, which make_env seeds.
+        self.observation_space = gym.spaces.Box(0.0, 1.0, (1,), np.float32)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+        self.render_mode = render_mode
+
+    def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
         return np.ones(1, np.float32), {}
 
-    def step(self, action):
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         reward = float(toy_reward(np.asarray(action).reshape(-1)[0]))
         return np.ones(1, np.float32), reward, True, False, {}
 
