@@ -25,5 +25,8 @@ def get_config(preset: str = "pen-human"):
         raise ValueError(f"unknown Adroit preset {preset!r}; choose one of: {', '.join(PRESETS)}")
     env = preset.split("-", 1)[0]
     rtg, eval_context = ENVS[env]
-    return base.get_sparse_family_config(preset, context_len=5, eval_context_length=eval_context, rtg=rtg,
-                                         pretrain_updates=40_000, replay_size=5000)
+    c = base.get_sparse_family_config(preset, context_len=5, eval_context_length=eval_context, rtg=rtg,
+                                      pretrain_updates=40_000, replay_size=5000)
+    c.iql.expectile = 0.9  # the original's comment for Adroit (used by --config.algo=iql_odt only)
+    c.iql.beta = 10.0
+    return c

@@ -42,6 +42,9 @@ def test_preset_loads_and_builds_its_env(family, preset):
     ("configs/adroit.py:hammer-human", "model.eval_context_length", 1),
     ("configs/adroit.py:door-human", "online.eval_rtg", 40.0),  # Table 9 / 100
     ("configs/adroit.py:pen-human", "critic.learning_rate", 2e-4),
+    ("configs/adroit.py:door-cloned", "iql.expectile", 0.9),  # IQL's Adroit values
+    ("configs/adroit.py:door-cloned", "iql.beta", 10.0),
+    ("configs/mujoco.py:hopper-medium", "iql.expectile", 0.7),
     ("configs/antmaze.py:antmaze-large-play", "model.context_len", 5),
     ("configs/antmaze.py:antmaze-umaze", "rl.rl_from_start", True),
     ("configs/antmaze.py:antmaze-medium-play", "rl.gamma", 0.998),
