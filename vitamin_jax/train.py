@@ -107,6 +107,7 @@ class Trainer:
             reward_scale=config.online.reward_scale,
         )
         self.offline_flat = flatten_trajectories(self.data.trajectories)
+        self._offline_on_device = None
         self.replays = [ReplayBuffer(config.train.replay_size, self.data.trajectories) for _ in self.seeds]
         self.np_rngs = [np.random.default_rng(seed) for seed in self.seeds]
         self.agent = jax.vmap(self.learner.init)(jnp.stack([jax.random.PRNGKey(seed) for seed in self.seeds]))
@@ -167,9 +168,10 @@ class Trainer:
         sharding = distributed.replicated(self.mesh) if self.mesh is not None else None
         to_device = lambda flat: device_sampler.to_device(flat, self.data.state_mean, self.data.state_std,
                                                           c.online.reward_scale, sharding)
-        if all(s is sources[0] for s in sources):  # pretraining: every seed samples the offline set
-            flat = sources[0].flat if isinstance(sources[0], ReplayBuffer) else sources[0]
-            return to_device(flat), None
+        if all(s is self.offline_flat for s in sources):  # pretraining: every seed samples the offline set
+            if self._offline_on_device is None:  # it never changes: copy it once for all iterations
+                self._offline_on_device = to_device(self.offline_flat)
+            return self._offline_on_device, None
         flats = [s.flat for s in sources]
         if len(flats) == 1:
             return jax.tree.map(lambda x: x[None], to_device(flats[0])), 0
