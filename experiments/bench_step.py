@@ -155,7 +155,7 @@ def bench_samplers(algo: str, size: str, batch_size: int, num_updates: int, reps
     sampler = SegmentSampler(buffer, context_len=config.model.context_len, state_mean=mean, state_std=std,
                              reward_scale=0.001)
     coeffs = phase_coefficients(config, "online")
-    interval, k = learner.actor_update_interval, config.model.context_len
+    interval = learner.actor_update_interval
     update_many = jax.jit(learner.update_many)
     on_device = jax.jit(learner.update_many_on_device, static_argnums=(4, 5))
 

@@ -1,7 +1,6 @@
 """Agent state and update steps: schedule, targets, coefficients, learning, compile-once."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from vitamin_jax import distributions
+from vitamin_jax.envs import AUTORESET_MODE
 from vitamin_jax.agent import ACTION_LIMIT
 from vitamin_jax.networks import DecisionTransformer
 
@@ -134,7 +135,7 @@ class RolloutWorker:
         if truncation not in ("terminal", "bootstrap"):
             raise ValueError(f"online.truncation must be 'terminal' or 'bootstrap', got {truncation!r}")
         self.envs = gym.vector.SyncVectorEnv(
-            [make_env for _ in range(num_seeds * num_envs)], autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP
+            [make_env for _ in range(num_seeds * num_envs)], autoreset_mode=AUTORESET_MODE
         )
         self.num_envs, self.num_seeds = num_envs, num_seeds
         self.actor = actor

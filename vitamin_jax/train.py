@@ -13,7 +13,6 @@ exactly the same computation as a single run with seed config.seed + s.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import time
 from typing import Optional

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 import gymnasium as gym
 import numpy as np
