@@ -2,7 +2,7 @@
 
 README commands: maze2d-open pretrains 10K updates with a 10K-trajectory buffer; K 5 for
 large, 1 otherwise. The original divides maze2d-open's *environment* rewards by 100 but
-not its dataset rewards (a name-matching slip, DESIGN.md quirk 11); we divide neither.
+not its dataset rewards (a name-matching slip, docs/faithfulness.md#maze2d-open-reward-division); we divide neither.
 Usage: --config=configs/maze2d.py:maze2d-umaze
 """
 

@@ -33,7 +33,6 @@ def get_config(preset: str = "hopper-medium"):
     c.actor.weight_decay = wd
     c.critic.learning_rate = 1e-3
     c.rl.gamma = 0.99
-    c.rl.actor_update_interval = 2
     c.train.max_pretrain_iters = 1
     c.train.num_updates_per_pretrain_iter = pretrain_updates
     c.train.replay_size = 1000

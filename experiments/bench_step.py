@@ -137,9 +137,10 @@ def bench_seeds(algo: str, size: str, batch_size: int, num_seeds: int, num_updat
 
 def bench_samplers(algo: str, size: str, batch_size: int, num_updates: int, reps: int) -> dict:
     """One iteration's updates fed by the NumPy host sampler vs sampled on device in the scan."""
-    from vitamin_jax.data import device_sampler
+    from vitamin_jax.data import sampler as device_sampler
     from vitamin_jax.data.replay import ReplayBuffer
     from vitamin_jax.data.sampler import SegmentSampler
+    from vitamin_jax.train import sampled_updates
 
     config = make_config(algo, size, batch_size)
     learner = Learner.from_config(config, STATE_DIM, ACT_DIM, critic_layer_norm=False)
@@ -157,7 +158,7 @@ def bench_samplers(algo: str, size: str, batch_size: int, num_updates: int, reps
     coeffs = phase_coefficients(config, "online")
     interval = learner.actor_update_interval
     update_many = jax.jit(learner.update_many)
-    on_device = jax.jit(learner.update_many_on_device, static_argnums=(4, 5))
+    on_device = jax.jit(sampled_updates(learner, batch_size), static_argnums=(4,))
 
     def host_path():
         flat = sampler.sample(rng, num_updates * interval * batch_size)
@@ -166,7 +167,7 @@ def bench_samplers(algo: str, size: str, batch_size: int, num_updates: int, reps
 
     def device_path():  # includes copying the ring to the device, as once per training iteration
         replay = device_sampler.to_device(buffer.flat, mean, std, 0.001)
-        return on_device(state, replay, jax.random.PRNGKey(1), coeffs, num_updates, batch_size)[0]
+        return on_device(state, replay, jax.random.PRNGKey(1), coeffs, num_updates)[0]
 
     jax.block_until_ready(host_path())
     jax.block_until_ready(device_path())

@@ -17,7 +17,10 @@ Protocol (the original motivation/motivation.py, run for many seeds at once):
 - Epoch reward = mean reward of that epoch's 64 rollouts; "final" = the last (16th) epoch's.
 
 Methods are rows of METHODS: (critic input, actor input, actor loss) plus critic count, actor
-update interval, actor head and critic loss, so a new gradient is one loss function and a row.
+update interval, actor head and critic loss, so a new gradient is one loss function and a row,
+the same shape as the main pipeline's `vitamin_jax.algorithms`. The loss arithmetic it shares
+with the pipeline (expectile loss, IQL weights, the tanh-Gaussian) comes from
+`vitamin_jax.losses` and `vitamin_jax.distributions`.
 - odt: actor pi(RTG), loss MSE(pi(r), a). No critic.
 - ddpg: critic Q(a) regressed to r; actor pi(1) (constant input), loss -Q(pi(1)).
 - odt_ddpg: critic Q(RTG, a) regressed to r; actor pi(RTG), loss 0.02 MSE(pi(r), a) -
@@ -52,6 +55,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+
+from vitamin_jax import distributions, losses
+from vitamin_jax.constants import ACTION_LIMIT
 
 if __name__ == "__main__":  # float64 as the original; only when run, so importing never leaks it
     jax.config.update("jax_enable_x64", True)
@@ -171,8 +177,7 @@ def iql_critic_loss(method: Method, critic_params: dict, batch: Batch) -> jax.Ar
     """Regression critics plus V(RTG) by expectile regression towards min Q(RTG, a_data)."""
     diff = jax.lax.stop_gradient(q_min(method, critic_params, batch.rtg, batch.action))
     diff = diff - state_value(critic_params, batch.rtg)
-    weight = jnp.where(diff < 0, 1.0 - IQL_EXPECTILE, IQL_EXPECTILE)
-    return regression_critic_loss(method, critic_params, batch) + jnp.mean(weight * diff**2)
+    return regression_critic_loss(method, critic_params, batch) + losses.expectile_loss(diff, IQL_EXPECTILE)
 
 
 def supervised_loss(method: Method, actor_params: Params, critic_params: dict, batch: Batch,
@@ -189,22 +194,16 @@ def q_gradient_loss(sup_weight: float, method: Method, actor_params: Params, cri
     return sup_weight * sup - jnp.mean(q_min(method, critic_params, batch.rtg, pred))
 
 
-def tanh_gaussian_log_prob(x: jax.Array, mu: jax.Array, log_std: jax.Array) -> jax.Array:
-    """log density of tanh(x) for pre-tanh x ~ N(mu, exp(log_std)^2)."""
-    normal = -0.5 * ((x - mu) / jnp.exp(log_std)) ** 2 - log_std - 0.5 * jnp.log(2 * jnp.pi)
-    return normal - 2.0 * (jnp.log(2.0) - x - jax.nn.softplus(-2.0 * x))
-
-
 def sac_loss(method: Method, actor_params: Params, critic_params: dict, batch: Batch,
              key: jax.Array) -> jax.Array:
     """0.02 NLL(data a) - mean(T entropy + min Q(r, tanh x)), x a reparameterised sample."""
     out = policy_head(method, actor_params, batch.rtg)
-    mu, log_std = out[..., 0], -5.0 + 3.5 * (jnp.tanh(out[..., 1]) + 1.0)  # log-std in [-5, 2]
-    x_data = jnp.arctanh(jnp.clip(batch.action, -1 + 1e-6, 1 - 1e-6))
-    nll = -jnp.mean(tanh_gaussian_log_prob(x_data, mu, log_std))
-    x = mu + jnp.exp(log_std) * jax.random.normal(key, mu.shape, mu.dtype)
-    entropy = -tanh_gaussian_log_prob(x, mu, log_std)
-    q = q_min(method, critic_params, batch.rtg, jnp.tanh(x))
+    mu, log_std = out[..., :1], -5.0 + 3.5 * (jnp.tanh(out[..., 1:]) + 1.0)  # [..., 1]; log-std in [-5, 2]
+    data_action = jnp.clip(batch.action, -ACTION_LIMIT, ACTION_LIMIT)[..., None]
+    nll = -jnp.mean(distributions.log_likelihood(data_action, mu, log_std))
+    action, log_prob = distributions.sample(key, mu, log_std)  # the project's tanh-Gaussian, one action dim
+    entropy = -log_prob
+    q = q_min(method, critic_params, batch.rtg, action[..., 0])
     return SUP_WEIGHT * nll - jnp.mean(SAC_TEMPERATURE * entropy + q)
 
 
@@ -213,7 +212,7 @@ def iql_actor_loss(method: Method, actor_params: Params, critic_params: dict, ba
     """0.02 MSE + advantage-weighted squared error (-w log pi with log pi = -(a_hat - a)^2)."""
     sq_err = (policy_mean(method, actor_params, batch.rtg) - batch.action) ** 2
     advantage = q_min(method, critic_params, batch.rtg, batch.action) - state_value(critic_params, batch.rtg)
-    weight = jnp.minimum(jnp.exp(IQL_BETA * advantage), IQL_CLIP)
+    weight = losses.iql_weights(advantage, IQL_BETA, IQL_CLIP)
     return SUP_WEIGHT * jnp.mean(sq_err) + jnp.mean(weight * sq_err)
 
 

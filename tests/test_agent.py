@@ -5,9 +5,10 @@ import numpy as np
 import optax
 import pytest
 
-from vitamin_jax.agent import ACTION_LIMIT, Learner, actor_optimizer
+from vitamin_jax.agent import Learner, actor_optimizer
 from vitamin_jax.algorithms import phase_coefficients
 from vitamin_jax.configuration import load_config
+from vitamin_jax.constants import ACTION_LIMIT
 from vitamin_jax.types import Batch
 
 S, A, K = 4, 2, 5
@@ -19,7 +20,8 @@ def tiny_config(algo="td3_odt", interval=2):
     config.model.embed_dim, config.model.n_layer, config.model.n_head = 32, 1, 2
     config.model.context_len = K
     config.critic.hidden_dims = (32, 32)
-    config.rl.actor_update_interval = interval
+    if interval is not None:  # None: the algorithm's own interval
+        config.rl.actor_update_interval = interval
     config.actor.warmup_steps = 10
     return config
 
@@ -80,7 +82,7 @@ def test_update_schedule_counts_critic_and_actor_steps():
 
 
 def test_odt_trains_no_critic_and_learns_temperature():
-    config, learner, state = make_learner("odt", interval=2)
+    config, learner, state = make_learner("odt", interval=None)
     assert learner.actor_update_interval == 1 and learner.actor.stochastic
     new, metrics = jax.jit(learner.update)(state, synthetic_batches(0, (1,)), phase_coefficients(config, "online"))
     assert int(new.critic_steps) == 0 and int(new.actor_steps) == 1
@@ -106,7 +108,7 @@ def test_target_actions_come_from_target_actor_on_shifted_window():
     batch = jax.tree.map(lambda x: x[0], synthetic_batches(2, (1,)))
     # Make the live actor differ from the target: the target must be used.
     state = state.replace(actor_params=jax.tree.map(lambda p: p + 0.5, state.actor_params))
-    got, _ = learner._target_policy(state, batch, jax.random.PRNGKey(0))
+    got, _ = learner.algo.critic_target.next_actions(learner.networks, state, batch, jax.random.PRNGKey(0))
     next_actions = np.concatenate([batch.actions[:, 1:], np.zeros_like(batch.actions[:, :1])], axis=1)
     expected = learner.actor.apply(
         state.target_actor_params, batch.next_states, next_actions, batch.rtg[:, 1:],

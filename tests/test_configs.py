@@ -59,7 +59,7 @@ def test_preset_loads_and_builds_its_env(family, preset):
 ])
 def test_preset_values_follow_the_readme_commands(spec, field, value):
     section, name = field.split(".")
-    assert load_config(spec)[section][name] == value
+    assert resolve_config(load_config(spec))[section][name] == value  # placeholders (-1) resolved
 
 
 def test_bad_values_are_clear_errors():

@@ -8,6 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
+from vitamin_jax import envs
 from vitamin_jax.data import preprocess as pp
 from vitamin_jax.data.loading import DatasetError, load_hdf5, split_transitions
 from vitamin_jax.data.replay import ReplayBuffer
@@ -93,11 +94,14 @@ def test_drop_lowest_return_and_top_replay_fill():
     assert "4 trajectories, 6 transitions" in str(data.summary)
 
 
+ANTMAZE = envs.get_spec("antmaze-umaze")
+
+
 def test_reward_division_and_antmaze_shift_and_filter():
     one_step = [traj(100 + i, [1.0]) for i in range(15)]
     long = [traj(i, [0.0, 0.0, 1.0]) for i in range(3)]
     trajs = one_step[:5] + long[:1] + one_step[5:] + long[1:]
-    data = pp.preprocess_trajectories(trajs, reward_shift=-1.0, remove_trivial_trajs=True)
+    data = pp.preprocess_trajectories(trajs, wrap_reward=ANTMAZE.wrap_reward, remove_trivial_trajs=True)
     kept = data.trajectories
     # First 9 one-step trajectories kept (returns 0 after the shift), long ones return -2; the
     # lowest-return drop then removes the first long one (stable order among ties).
@@ -107,9 +111,10 @@ def test_reward_division_and_antmaze_shift_and_filter():
     # The filter runs before the statistics: the six dropped one-step states (tags 109-114) are excluded.
     states = np.concatenate([t["observations"] for t in one_step[:9] + long])
     np.testing.assert_allclose(data.state_mean, states.mean(0), rtol=1e-6)
-    without_filter = pp.preprocess_trajectories(trajs, reward_shift=-1.0, remove_trivial_trajs=False)
+    without_filter = pp.preprocess_trajectories(trajs, wrap_reward=ANTMAZE.wrap_reward, remove_trivial_trajs=False)
     assert len(without_filter.trajectories) == 17
-    hammer = pp.preprocess_trajectories([traj(0, [1000.0, 500.0]), traj(1, [10.0])], reward_divisor=1000)
+    hammer = pp.preprocess_trajectories([traj(0, [1000.0, 500.0]), traj(1, [10.0])],
+                                       wrap_reward=envs.get_spec("hammer-human").wrap_reward)
     np.testing.assert_allclose(hammer.trajectories[0]["rewards"], [1.0, 0.5])
 
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from vitamin_jax.data.replay import ReplayBuffer, flatten_trajectories
-from vitamin_jax.data.sampler import ACTION_CLIP, SegmentSampler
+from vitamin_jax.constants import ACTION_LIMIT as ACTION_CLIP
+from vitamin_jax.data.sampler import SegmentSampler
 
 CLIP = 1.0 - 1e-6
 
@@ -65,7 +66,7 @@ def test_three_step_trajectory_k5_by_hand():
 
 
 def reference_window(traj, si, K, mean, std, scale):
-    """A direct per-sample transcription of the original's window construction (ORIGINAL.md 1.6)."""
+    """A direct per-sample transcription of the original's window construction (docs/design.md#segment-sampler)."""
     T = len(traj["rewards"])
     s = traj["observations"][si:si + K]
     tlen = len(s)

@@ -10,7 +10,7 @@ import pytest
 
 from vitamin_jax.configuration import PROJECT_ROOT, load_config
 from vitamin_jax.logger import read_metrics
-from vitamin_jax.train import Trainer, train_and_evaluate
+from vitamin_jax.train import train_and_evaluate
 
 
 def toy_config(**overrides):
@@ -42,8 +42,9 @@ def test_toy_run_writes_all_outputs(tmp_path, sampler):
     assert [r["phase"] for r in records] == ["pretrain"] + ["online"] * 4
     assert [r["online_transitions"] for r in records] == [0, 16, 32, 48, 64]
     assert records[-1]["updates"] == 10 + 4 * 10
-    for key in ("iteration", "total_transitions", "return_mean", "return_std", "normalized_score", "wall_time"):
+    for key in ("iteration", "online_transitions", "return_mean", "return_std", "normalized_score", "wall_time"):
         assert key in records[0]
+    assert "total_transitions" not in records[0]  # it always equalled online_transitions
     assert summary["online_transitions"] == 64 and summary["final_score"] == records[-1]["normalized_score"]
     config = json.load(open(os.path.join(workdir, "config.json")))
     assert config["env_name"] == "toy" and config["online"]["reward_scale"] == 1.0
@@ -57,8 +58,7 @@ def test_resume_after_stop_equals_uninterrupted_run(tmp_path):
     train_and_evaluate(toy_config(), uninterrupted)
 
     resumed = str(tmp_path / "b")
-    trainer = Trainer(toy_config(), resumed)
-    trainer.run(stop_after_iterations=3)  # pretraining + 2 online iterations, then "killed"
+    train_and_evaluate(toy_config(), resumed, stop_after_iterations=3)  # pretraining + 2 online iterations, "killed"
     assert len(read_metrics(resumed)) == 3
     train_and_evaluate(toy_config(), resumed)  # same workdir: resumes from the last checkpoint
     a, b = read_metrics(uninterrupted), read_metrics(resumed)

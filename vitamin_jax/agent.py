@@ -1,16 +1,17 @@
-"""Agent state and update steps (DESIGN.md section 2).
+"""Agent state and update steps (docs/design.md#one-update).
 
 `AgentState` is one pytree of arrays (params, targets, temperature, optimiser states,
-counters, RNG). `Learner` holds what never changes (networks, optimisers, hyper-parameters)
-and builds pure update functions from the losses; callers jit them. One *update* is one
+counters, RNG). `Learner` holds what never changes (networks, optimisers, the algorithm row)
+and builds pure update functions from the row's terms; callers jit them. One *update* is one
 actor update: `actor_update_interval` critic steps on consecutive batches, the actor step
-(and temperature step) after the first critic step, then the soft target update.
+(and temperature step) after the first critic step, then the soft target update. The
+learner only sees batches; where they come from is the caller's business.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional
+from typing import Any
 
 import chex
 import flax.struct
@@ -19,12 +20,12 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from vitamin_jax import distributions, losses
-from vitamin_jax.algorithms import AlgorithmSpec, get_algorithm
+from vitamin_jax import losses
+from vitamin_jax.algorithms import Algorithm, build_algorithm
 from vitamin_jax.networks import CriticEnsemble, DecisionTransformer
+from vitamin_jax.objectives import Networks
 from vitamin_jax.types import Batch
 
-ACTION_LIMIT = 1.0 - 1e-6  # the original's action range: +-(1 - 1e-6)
 Params = Any
 
 
@@ -58,34 +59,22 @@ class Learner:
 
     actor: DecisionTransformer
     critic: CriticEnsemble
-    algo: AlgorithmSpec
+    algo: Algorithm
     actor_tx: optax.GradientTransformation
     critic_tx: optax.GradientTransformation
     temperature_tx: optax.GradientTransformation
     context_len: int
-    gamma: float
     tau: float
-    policy_noise: float
-    noise_clip: float
     actor_update_interval: int
     target_entropy: float
     init_temperature: float
-    target_masking: str = "faithful"
     normalized_rl_coeff: bool = False
-    iql_expectile: float = 0.7
-    iql_beta: float = 3.0
-    iql_weight_clip: float = 100.0
-    awac_beta: float = 1.0
-    awac_weight_clip: float = 20.0
-    awac_normalize_adv: bool = False
-    awac_soft_target: bool = True
-    batch_sharding: Any = None  # NamedSharding of a [interval, B, ...] batch under jit data parallelism
 
     @classmethod
     def from_config(
         cls, config: ml_collections.ConfigDict, state_dim: int, act_dim: int, critic_layer_norm: bool,
     ) -> "Learner":
-        algo = get_algorithm(config.algo)
+        algo = build_algorithm(config)
         m = config.model
         actor = DecisionTransformer(
             state_dim=state_dim, act_dim=act_dim, embed_dim=m.embed_dim, n_layer=m.n_layer, n_head=m.n_head,
@@ -93,9 +82,8 @@ class Learner:
             dtype=jnp.dtype(m.compute_dtype),
         )
         critic = CriticEnsemble(tuple(config.critic.hidden_dims), critic_layer_norm, config.critic.num_qs,
-                                with_value=algo.critic == "iql")
+                                with_value=algo.value_head)
         a = config.actor
-        interval = 1 if algo.single_interval else config.rl.actor_update_interval
         return cls(
             actor=actor,
             critic=critic,
@@ -105,23 +93,16 @@ class Learner:
                                   weight_decay=config.critic.weight_decay),
             temperature_tx=optax.adam(config.temperature.learning_rate, b1=0.9, b2=0.999),
             context_len=m.context_len,
-            gamma=config.rl.gamma,
             tau=config.rl.tau,
-            policy_noise=config.rl.policy_noise,
-            noise_clip=config.rl.noise_clip,
-            actor_update_interval=interval,
+            actor_update_interval=algo.resolve_interval(config.rl.actor_update_interval),
             target_entropy=-float(act_dim),
             init_temperature=config.temperature.init,
-            target_masking=config.rl.target_masking,
             normalized_rl_coeff=bool(config.rl.normalized_rl_coeff),
-            iql_expectile=config.iql.expectile,
-            iql_beta=config.iql.beta,
-            iql_weight_clip=config.iql.weight_clip,
-            awac_beta=config.awac.beta,
-            awac_weight_clip=config.awac.weight_clip,
-            awac_normalize_adv=bool(config.awac.normalize_adv),
-            awac_soft_target=bool(config.awac.soft_target),
         )
+
+    @property
+    def networks(self) -> Networks:
+        return Networks(self.actor, self.critic)
 
     # ------------------------------------------------------------------ init
     def init(self, rng: jax.Array) -> AgentState:
@@ -153,64 +134,14 @@ class Learner:
         """Hard-copy live networks into the targets (start of each phase, as the original)."""
         return state.replace(target_actor_params=state.actor_params, target_critic_params=state.critic_params)
 
-    # ------------------------------------------------------------ components
-    def _target_policy(self, state: AgentState, batch: Batch, key: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """Target actor at s_{t+1} for every position: (action [B, K, A], log pi' [B, K]).
-
-        A stochastic target is sampled (as the original); TD3-style critics then add
-        clipped smoothing noise. log pi' is zero for a deterministic actor.
-        """
-        sample_key, noise_key = jax.random.split(key)
-        states, actions, rtg, timesteps, mask = losses.next_step_inputs(batch, self.target_masking)
-        out = self.actor.apply(state.target_actor_params, states, actions, rtg, timesteps, mask, deterministic=True)
-        if self.algo.stochastic:
-            next_actions, log_prob = distributions.sample(sample_key, out.mu, out.log_std)
-        else:
-            next_actions, log_prob = out.action, jnp.zeros(out.action.shape[:-1])
-        next_actions = jnp.clip(next_actions, -ACTION_LIMIT, ACTION_LIMIT)
-        if self.algo.critic == "td3" and self.algo.target_smoothing:
-            eps = jax.random.normal(noise_key, next_actions.shape, next_actions.dtype)
-            next_actions = losses.smoothed_target_action(next_actions, eps, self.policy_noise, self.noise_clip,
-                                                         ACTION_LIMIT)
-        return next_actions, log_prob
-
-    def _critic_target(self, state: AgentState, batch: Batch, key: jax.Array) -> jax.Array:
-        """TD target y [B, K] for the critic kind of the algorithm (no gradient)."""
-        if self.algo.critic == "iql":
-            next_value = self.critic.apply(state.target_critic_params, batch.next_states, method="value")
-            return losses.value_td_target(batch.rewards, batch.dones, next_value, self.gamma)
-        next_actions, next_log_prob = self._target_policy(state, batch, key)
-        next_q = self.critic.apply(state.target_critic_params, batch.next_states, next_actions)
-        if self.algo.critic == "soft":
-            temperature = jnp.exp(state.log_temperature)
-            if self.algo.rl_term == "awac" and not self.awac_soft_target:
-                temperature = jnp.zeros_like(temperature)
-            return losses.soft_td_target(batch.rewards, batch.dones, next_q, next_log_prob, temperature, self.gamma)
-        if not self.algo.twin_min:
-            next_q = next_q[:1]  # DDPG: the first critic alone
-        return losses.td_target(batch.rewards, batch.dones, next_q, self.gamma)
-
-    def critic_step(self, state: AgentState, batch: Batch, key: jax.Array) -> tuple[AgentState, dict]:
-        target = jax.lax.stop_gradient(self._critic_target(state, batch, key))
-        # IQL's value target: min of the *target* twins at the dataset action.
-        q_data_target = (jnp.min(self.critic.apply(state.target_critic_params, batch.states, batch.actions), axis=0)
-                         if self.algo.critic == "iql" else None)
-
-        def loss_fn(params):
-            q = self.critic.apply(params, batch.states, batch.actions)
-            loss = losses.critic_loss(q, target, batch.mask)
-            aux = {"q": q}
-            if self.algo.critic == "iql":
-                value = self.critic.apply(params, batch.states, method="value")
-                advantage = q_data_target - value
-                value_loss = losses.expectile_loss(advantage, self.iql_expectile)
-                aux.update(value_loss=value_loss, q_loss=loss, advantage=advantage)
-                loss = loss + value_loss
-            return loss, aux
-
+    # ------------------------------------------------------------------ steps
+    def critic_step(self, state: AgentState, batch: Batch, key: jax.Array) -> tuple[AgentState, dict, dict]:
+        """One critic step: (state, metrics, what the row's critic loss hands to the actor step)."""
+        nets = self.networks
+        target = jax.lax.stop_gradient(self.algo.critic_target(nets, state, batch, key))
+        loss_fn = lambda params: self.algo.critic_loss(nets, params, state, batch, target)
         (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.critic_params)
-        updates, opt_state = self.critic_tx.update(grads, state.critic_opt_state,
-                                                   state.critic_params)
+        updates, opt_state = self.critic_tx.update(grads, state.critic_opt_state, state.critic_params)
         q1 = aux["q"][0]
         q_mean = losses.masked_mean(q1, batch.mask)
         q_std = jnp.sqrt(losses.masked_mean(jnp.square(q1 - q_mean), batch.mask))
@@ -219,68 +150,27 @@ class Learner:
             critic_opt_state=opt_state,
             critic_steps=state.critic_steps + 1,
         )
-        metrics = {"critic_loss": loss, "q_mean": q_mean, "q_std": q_std}
-        if self.algo.critic == "iql":
-            metrics.update(value_loss=aux["value_loss"], q_loss=aux["q_loss"],
-                           advantage=jax.lax.stop_gradient(aux["advantage"]))
-        return state, metrics
+        metrics = {"critic_loss": loss, "q_mean": q_mean, "q_std": q_std, **aux["metrics"]}
+        return state, metrics, aux["for_actor"]
 
-    def _rl_loss(self, state: AgentState, batch: Batch, out, key: jax.Array, temperature: jax.Array,
-                 rl_coeff: jax.Array, advantage: Optional[jax.Array]) -> tuple[jax.Array, jax.Array]:
-        """The algorithm's RL term and its (possibly Q-normalised) coefficient."""
-        critic_params = jax.lax.stop_gradient(state.critic_params)
-        q_fn = lambda actions: self.critic.apply(critic_params, batch.states, actions)
-        kind = self.algo.rl_term
-        if kind == "q":  # TD3 / DDPG: -Q1 at the actor's (mean) action
-            q = q_fn(out.action)[0]
-            scale_q, rl = q, losses.actor_rl_loss(q, batch.mask)
-        elif kind == "sac":
-            sample_key, entropy_key = jax.random.split(key)
-            actions, _ = distributions.sample(sample_key, out.mu, out.log_std)
-            q = jnp.min(q_fn(actions), axis=0)
-            entropy = distributions.entropy_estimate(entropy_key, out.mu, out.log_std)
-            scale_q, rl = q, losses.sac_actor_rl_loss(q, entropy, temperature, batch.mask)
-        elif kind in ("iql", "awac"):
-            log_prob = (distributions.log_likelihood(batch.actions, out.mu, out.log_std) if self.algo.stochastic
-                        else -jnp.sum(jnp.square(out.action - batch.actions), axis=-1))
-            if kind == "iql":
-                weights = losses.iql_weights(advantage, self.iql_beta, self.iql_weight_clip)
-                scale_q = None
-            else:
-                policy_actions, _ = distributions.sample(key, jax.lax.stop_gradient(out.mu),
-                                                         jax.lax.stop_gradient(out.log_std))
-                v_pi = jnp.min(q_fn(policy_actions), axis=0)
-                q_data = jnp.min(q_fn(batch.actions), axis=0)
-                weights = losses.awac_weights(q_data - v_pi, self.awac_beta, self.awac_weight_clip,
-                                              self.awac_normalize_adv)
-                scale_q = v_pi
-            rl = losses.weighted_log_likelihood_loss(weights, log_prob, batch.mask)
-        else:
-            return jnp.float32(0.0), rl_coeff
-        if self.normalized_rl_coeff and scale_q is not None:
-            rl_coeff = losses.normalized_rl_coeff(rl_coeff, scale_q)
-        return rl, rl_coeff
-
-    def actor_step(
-        self, state: AgentState, batch: Batch, key: jax.Array, coeffs: dict, advantage: Optional[jax.Array] = None
-    ) -> tuple[AgentState, dict]:
+    def actor_step(self, state: AgentState, batch: Batch, key: jax.Array, coeffs: dict,
+                   for_actor: dict) -> tuple[AgentState, dict]:
+        """One actor step: sup_coeff x supervised + rl_coeff x RL term, then the temperature step."""
         dropout_key, entropy_key, rl_key = jax.random.split(key, 3)
         temperature = jnp.exp(state.log_temperature)
+        nets = self.networks
 
         def loss_fn(params):
             out = self.actor.apply(
                 params, batch.states, batch.actions, batch.rtg[:, :-1], batch.timesteps, batch.mask,
                 deterministic=False, rngs={"dropout": dropout_key},
             )
-            aux = {}
-            if self.algo.stochastic:
-                ll = distributions.log_likelihood(batch.actions, out.mu, out.log_std)
-                entropy = distributions.entropy_estimate(entropy_key, out.mu, out.log_std)
-                reg = temperature if self.algo.entropy_reg else 0.0
-                sup, aux = losses.odt_loss(ll, entropy, batch.mask, reg)
-            else:
-                sup = losses.mse_loss(out.action, batch.actions, batch.mask)
-            rl, rl_coeff = self._rl_loss(state, batch, out, rl_key, temperature, coeffs["rl_coeff"], advantage)
+            sup, aux = self.algo.supervised(out, batch, entropy_key, temperature)
+            rl, rl_coeff, scale_q = jnp.float32(0.0), coeffs["rl_coeff"], None
+            if self.algo.rl_term is not None:
+                rl, scale_q = self.algo.rl_term(nets, state, batch, out, rl_key, temperature, for_actor)
+            if self.normalized_rl_coeff and scale_q is not None:
+                rl_coeff = losses.normalized_rl_coeff(rl_coeff, scale_q)
             loss = losses.combined_actor_loss(sup, rl, coeffs["sup_coeff"], rl_coeff)
             return loss, {"actor_loss": loss, "sup_loss": sup, "rl_loss": rl, "rl_coeff": rl_coeff, **aux}
 
@@ -321,40 +211,19 @@ class Learner:
         rng, *keys = jax.random.split(state.rng, 2 * self.actor_update_interval + 1)
         state = state.replace(rng=rng)
         critic_metrics = []
-        metrics = {}
-        advantage = None
+        metrics, for_actor = {}, {}
         for j in range(self.actor_update_interval):
             batch = jax.tree.map(lambda x: x[j], batches)
             if self.algo.trains_critic:
-                state, m = self.critic_step(state, batch, keys[2 * j])
-                advantage = m.pop("advantage", None)  # IQL: computed before the critic update
+                state, m, for_actor = self.critic_step(state, batch, keys[2 * j])
                 critic_metrics.append(m)
             if j == 0:
-                state, metrics = self.actor_step(state, batch, keys[2 * j + 1], coeffs, advantage)
+                state, metrics = self.actor_step(state, batch, keys[2 * j + 1], coeffs, for_actor)
                 if self.algo.trains_critic:
                     state = self.soft_update_targets(state)
         if critic_metrics:
             metrics.update(jax.tree.map(lambda *xs: jnp.mean(jnp.stack(xs)), *critic_metrics))
         return state, metrics
-
-    def update_many_on_device(
-        self, state: AgentState, replay, key: jax.Array, coeffs: dict, num_updates: int, batch_size: int
-    ) -> tuple[AgentState, dict]:
-        """`num_updates` updates, each drawing its `interval` batches from a device-resident replay.
-
-        `replay` is a `vitamin_jax.data.device_sampler.DeviceReplay`; `key` drives sampling
-        only (the agent's own RNG stream is unchanged). Metrics are [num_updates].
-        """
-        from vitamin_jax.data import device_sampler
-
-        def body(s, update_key):
-            keys = jax.random.split(update_key, self.actor_update_interval)
-            batches = jax.vmap(lambda k: device_sampler.sample(replay, k, batch_size, self.context_len))(keys)
-            if self.batch_sharding is not None:  # split the sampled batch over the data mesh
-                batches = jax.lax.with_sharding_constraint(batches, self.batch_sharding)
-            return self.update(s, batches, coeffs)
-
-        return jax.lax.scan(body, state, jax.random.split(key, num_updates))
 
     def update_many(self, state: AgentState, batches: Batch, coeffs: dict) -> tuple[AgentState, dict]:
         """`lax.scan` of `update` over a leading axis of U updates: batches [U, interval, B, ...].

@@ -3,7 +3,7 @@
 Saved per checkpoint: the agent state (params, targets, temperature, optimiser states,
 counters, JAX RNG), the replay buffer (flattened arrays), the state normalisation, and a
 JSON record of the loop counters and the host NumPy RNG state. The original saved the
-actor only (DESIGN.md quirk 4); a resumed run here continues bit-for-bit.
+actor only (docs/faithfulness.md#full-checkpoints); a resumed run here continues bit-for-bit.
 """
 
 from __future__ import annotations

@@ -5,11 +5,8 @@ from __future__ import annotations
 import ml_collections
 
 from vitamin_jax import envs
-from vitamin_jax.algorithms import ALGORITHMS
-
-
-class ConfigError(ValueError):
-    """A config value is out of range or inconsistent; the message names the field."""
+from vitamin_jax.algorithms import build_algorithm
+from vitamin_jax.configuration import ConfigError
 
 
 def _check(condition: bool, message: str) -> None:
@@ -26,7 +23,8 @@ def resolve_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDi
     if c.online.reward_scale == -1:
         c.online.reward_scale = float(spec.reward_scale)
 
-    _check(c.algo in ALGORITHMS, f"config.algo={c.algo!r} is not one of {', '.join(sorted(ALGORITHMS))}")
+    algo = build_algorithm(c)  # unknown names and terms that do not fit are ConfigErrors
+    c.rl.actor_update_interval = algo.resolve_interval(c.rl.actor_update_interval)
     m = c.model
     _check(m.embed_dim % m.n_head == 0, f"config.model.embed_dim={m.embed_dim} is not divisible by n_head={m.n_head}")
     _check(1 <= m.eval_context_length <= m.context_len,

@@ -16,6 +16,10 @@ import ml_collections
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+class ConfigError(ValueError):
+    """A config value is out of range or inconsistent; the message names the field."""
+
+
 def ensure_configs_importable() -> None:
     """Family config files do `from configs import base`: put the checkout root on sys.path."""
     if PROJECT_ROOT not in sys.path:

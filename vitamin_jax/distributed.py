@@ -2,8 +2,7 @@
 
 Under `jax.jit` with these shardings XLA inserts the gradient all-reduce itself, so the
 update functions stay exactly as on one device and the result equals the single-device
-result up to float reduction order. Multi-host jobs call `initialize_multi_host` first; each
-host then feeds its share of the global batch (see `global_batch`).
+result up to float reduction order. Multi-host jobs call `initialize_multi_host` first.
 """
 
 from __future__ import annotations
@@ -65,9 +64,3 @@ def shard_batch(tree: Any, mesh: Mesh, batch_axis: int) -> Any:
         return jax.device_put(x, batch_sharding(mesh, batch_axis))
 
     return jax.tree.map(put, tree)
-
-
-def global_batch(local_tree: Any, mesh: Mesh, batch_axis: int) -> Any:
-    """Multi-host: assemble each host's local batch share into one global sharded array."""
-    sharding = batch_sharding(mesh, batch_axis)
-    return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), local_tree)

@@ -63,7 +63,7 @@ class RunLogger:
             f.write(json.dumps(record) + "\n")
         scalars = {k: v for k, v in record.items() if k not in ("phase", "iteration", "global_iteration", "wall_time")
                    and isinstance(v, (int, float, list))}
-        self.log_scalars("evaluation", scalars, record["total_transitions"])
+        self.log_scalars("evaluation", scalars, record["online_transitions"])
         if self.writer is not None:
             self.writer.flush()
         plot_curve(self.records, os.path.join(self.workdir, CURVE_FILE), self.title)

@@ -1,4 +1,5 @@
-"""Losses, one pure function each (DESIGN.md sections 1-2, quirk 7 for the masking).
+"""Losses, one pure function each (docs/design.md#td3odt; the masking:
+docs/faithfulness.md#loss-normalisation).
 
 Shapes: B batch, K context, A action dims, N critics. `mask` [B, K] is 1 for real steps.
 """

@@ -67,7 +67,7 @@ class DecisionTransformerPolicy:
 
     def observe(self, reward: float) -> None:
         """`reward` is the raw environment reward; the RTG is in the run's wrapped units."""
-        wrapped = reward / self.spec.reward_divisor + self.spec.reward_shift
+        wrapped = self.spec.wrap_reward(reward)
         self.rtg -= wrapped * self.config.online.reward_scale
         self.t += 1
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from vitamin_jax import distributions
 from vitamin_jax.envs import AUTORESET_MODE
-from vitamin_jax.agent import ACTION_LIMIT
+from vitamin_jax.constants import ACTION_LIMIT, MAX_TIMESTEP
 from vitamin_jax.networks import DecisionTransformer
 
 
@@ -89,7 +89,7 @@ class ContextWindows:
         for array in (self.states, self.actions, self.rtg, self.timesteps):
             array[:, :-1] = array[:, 1:]
         self.states[:, -1], self.actions[:, -1], self.rtg[:, -1] = states, 0.0, rtg
-        self.timesteps[:, -1] = min(timestep, 999)
+        self.timesteps[:, -1] = min(timestep, MAX_TIMESTEP)
         self.steps += 1
         # Steps older than the kept context are zeroed, as the original's left padding.
         visible = min(self.steps, self.keep)
@@ -132,8 +132,6 @@ class RolloutWorker:
         truncation: str = "terminal",
         num_seeds: int = 1,
     ):
-        if truncation not in ("terminal", "bootstrap"):
-            raise ValueError(f"online.truncation must be 'terminal' or 'bootstrap', got {truncation!r}")
         self.envs = gym.vector.SyncVectorEnv(
             [make_env for _ in range(num_seeds * num_envs)], autoreset_mode=AUTORESET_MODE
         )

@@ -11,7 +11,7 @@ Array = Any  # a numpy or jax array
 
 @flax.struct.dataclass
 class Batch:
-    """A batch of left-padded K-step windows (DESIGN.md section 4).
+    """A batch of left-padded K-step windows (docs/design.md#segment-sampler).
 
     Holds NumPy arrays on the host or jax arrays on device; it is a pytree either way.
 
@@ -23,7 +23,7 @@ class Batch:
       dones: [B, K] terminal flags as float; padded slots hold 2.
       rtg: [B, K + 1] undiscounted return-to-go times reward_scale; rtg[:, t + 1] is the
         next step's RTG (0 after the trajectory end).
-      timesteps: [B, K] int32 absolute timesteps capped at 999; padded slots 0.
+      timesteps: [B, K] int32 absolute timesteps capped at MAX_TIMESTEP (999); padded slots 0.
       mask: [B, K] float, 1 for real steps and 0 for left padding.
     """
 

@@ -23,7 +23,8 @@ from typing import Any, Optional, Protocol, Union, runtime_checkable
 import numpy as np
 
 from vitamin_jax.data.loading import (
-    DatasetError, dataset_kind, env_label, generated_dataset_id, minari_root,
+    DatasetError, dataset_kind, default_minari_id, env_label, fix_instructions, generated_dataset_id, is_generatable,
+    minari_exists, minari_root,
 )
 
 _TEMP_PREFIX = ".vitamin-generate-"  # hidden: Minari's listing skips dot-directories
@@ -67,15 +68,11 @@ def load_checkpoint_policy(checkpoint_dir: str, *, noise: float = 0.0, seed: int
     """A saved actor of ours as a `Policy` (via `vitamin_jax.policy.load_policy`)."""
     if not os.path.isdir(checkpoint_dir):
         raise DatasetError(f"--policy {checkpoint_dir!r} is neither 'random' nor a checkpoint directory")
-    try:
-        from vitamin_jax import policy as policy_module
-    except ImportError as e:
-        raise DatasetError(f"cannot load the policy in {checkpoint_dir}: vitamin_jax.policy is not available "
-                           f"({e}); use --policy random") from e
-    load_error = getattr(policy_module, "PolicyLoadError", ())
+    from vitamin_jax import policy as policy_module  # heavy (networks, orbax): only when asked for
+
     try:
         return policy_module.load_policy(checkpoint_dir, noise=noise, seed=seed)
-    except load_error as e:
+    except policy_module.PolicyLoadError as e:
         raise DatasetError(f"cannot load the policy in {checkpoint_dir}: {e}") from e
 
 
@@ -163,7 +160,6 @@ def generate_dataset(env: str, *, policy: Union[str, Policy] = "random", num_ste
                 )
         finally:
             collector.close()
-        _restore_env(previous)
         _install(Path(temp_root), root, dataset_id)
     finally:
         _restore_env(previous)
@@ -223,3 +219,20 @@ def _remove_stale_temp_dirs(root: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
         except (OSError, ValueError):
             continue  # unreadable or not ours to judge: leave it
+
+
+def generate_if_missing(config: Any, spec: Any) -> None:
+    """`config.dataset.generate_if_missing`: write the configured random-policy dataset if it is absent."""
+    d = config.dataset
+    if not d.generate_if_missing or d.path or spec.family == "toy":
+        return
+    dataset_id = d.minari_id or default_minari_id(spec)
+    if minari_exists(dataset_id):
+        return
+    if not is_generatable(spec, dataset_id):
+        raise DatasetError(f"dataset {spec.name!r}: config.dataset.generate_if_missing only generates "
+                           f"random-policy datasets, and {dataset_id} is not one. To fix: "
+                           f"{fix_instructions(spec, dataset_id, int(d.generate_num_steps))}")
+    print(f"Minari dataset {dataset_id} not found in {minari_root()}; generating {d.generate_num_steps} steps.")
+    generate_dataset(spec.name, policy="random", num_steps=int(d.generate_num_steps), dataset_id=dataset_id,
+                     seed=int(config.seed))

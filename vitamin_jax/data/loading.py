@@ -1,4 +1,4 @@
-"""Dataset sources -> list of trajectory dicts (DESIGN.md section 4).
+"""Dataset sources -> list of trajectory dicts (docs/design.md#dataset-loading).
 
 A trajectory is a dict of NumPy arrays with time first: observations [T, S], actions [T, A],
 rewards [T], next_observations [T, S], terminals [T] and timeouts [T] (float32 0/1).
@@ -217,9 +217,8 @@ def load_hdf5(path: str, max_episode_steps: Optional[int] = None) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------- entry points
-def load_trajectories(name: str, *, path: str = "", minari_id: str = "", download: bool = False, seed: int = 0,
-                      generate_if_missing: bool = False,
-                      generate_num_steps: int = DEFAULT_GENERATE_STEPS) -> LoadedDataset:
+def load_trajectories(name: str, *, path: str = "", minari_id: str = "", download: bool = False,
+                      seed: int = 0) -> LoadedDataset:
     """Trajectories of registry dataset `name`: path > minari_id > toy > registry id > generated id."""
     from vitamin_jax import envs
 
@@ -229,15 +228,6 @@ def load_trajectories(name: str, *, path: str = "", minari_id: str = "", downloa
     if not minari_id and spec.family == "toy":
         return LoadedDataset([as_trajectory(t) for t in envs.toy_dataset(seed)], f"toy data (seed {seed})")
     dataset_id = minari_id or default_minari_id(spec)
-    if not minari_exists(dataset_id) and generate_if_missing:
-        if not is_generatable(spec, dataset_id):
-            raise DatasetError(f"dataset {spec.name!r}: config.dataset.generate_if_missing only generates "
-                               f"random-policy datasets, and {dataset_id} is not one. To fix: "
-                               f"{fix_instructions(spec, dataset_id, generate_num_steps)}")
-        from vitamin_jax.data.generate import generate_dataset
-
-        print(f"Minari dataset {dataset_id} not found in {minari_root()}; generating {generate_num_steps} steps.")
-        generate_dataset(spec.name, policy="random", num_steps=generate_num_steps, dataset_id=dataset_id, seed=seed)
     trajs = load_minari(dataset_id, download=download, spec=spec)
     return LoadedDataset(trajs, f"minari {dataset_id} ({minari_dataset_path(dataset_id)})")
 
@@ -247,8 +237,7 @@ def load_from_config(config: Any, spec: Any = None) -> LoadedDataset:
     d = config.dataset
     return load_trajectories(
         spec.name if spec is not None else config.env_name, path=d.path, minari_id=d.minari_id,
-        download=bool(d.download), seed=int(config.seed), generate_if_missing=bool(d.generate_if_missing),
-        generate_num_steps=int(d.generate_num_steps),
+        download=bool(d.download), seed=int(config.seed),
     )
 
 

@@ -1,7 +1,8 @@
-"""Offline preprocessing, in the original's order (ORIGINAL.md sections 1.2 and 8.3).
+"""Offline preprocessing, in the original's order (docs/design.md#preprocessing).
 
-1. rewards: AntMaze shift (-1) and, for AntMaze, removal of one-step trajectories beyond
-   the first 9; then the per-family division (hammer 1000; pen, door, relocate 100);
+1. for AntMaze, removal of one-step trajectories beyond the first 9; then the dataset's
+   reward transform `DatasetSpec.wrap_reward` (hammer / 1000; pen, door, relocate / 100;
+   AntMaze - 1), the same function the environment wrapper applies online;
 2. optional delayed-reward transform (sums paid every M steps and at the last step);
 3. state mean / std over all remaining states (population std + 1e-6);
 4. the inherited ODT selection, which drops the single lowest-return trajectory and returns
@@ -11,7 +12,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -19,11 +20,6 @@ from vitamin_jax.data.replay import as_trajectory, trajectory_return
 
 STD_EPS = 1e-6
 TRIVIAL_KEEP = 9  # the original's counter keeps the first 9 one-step trajectories (count >= 10 skips)
-
-
-def shift_antmaze_rewards(trajectories: Sequence[dict], shift: float) -> list[dict]:
-    """AntMaze reward shaping r + shift (shift -1: sparse {0, 1} becomes {-1, 0})."""
-    return [{**t, "rewards": (t["rewards"] + np.float32(shift)).astype(np.float32)} for t in trajectories]
 
 
 def remove_trivial_trajectories(trajectories: Sequence[dict], keep: int = TRIVIAL_KEEP) -> list[dict]:
@@ -38,11 +34,11 @@ def remove_trivial_trajectories(trajectories: Sequence[dict], keep: int = TRIVIA
     return out
 
 
-def divide_rewards(trajectories: Sequence[dict], divisor: float) -> list[dict]:
-    """Per-family reward constant (hammer 1000; pen, door, relocate 100; others 1)."""
-    if divisor == 1:
-        return list(trajectories)
-    return [{**t, "rewards": (t["rewards"] / np.float32(divisor)).astype(np.float32)} for t in trajectories]
+def wrap_rewards(trajectories: Sequence[dict], wrap_reward: Callable) -> list[dict]:
+    """The dataset's reward transform (`DatasetSpec.wrap_reward`: hammer / 1000; pen, door,
+    relocate / 100; AntMaze - 1), the same function the environment wrapper applies."""
+    return [{**t, "rewards": np.asarray(wrap_reward(np.asarray(t["rewards"], np.float32)), np.float32)}
+            for t in trajectories]
 
 
 def delay_rewards(trajectories: Sequence[dict], every: int) -> list[dict]:
@@ -126,21 +122,22 @@ class OfflineData:
     source: str  # where the data came from (for logs)
 
 
-def preprocess_trajectories(trajectories: Sequence[dict], *, reward_divisor: float = 1.0, reward_shift: float = 0.0,
-               remove_trivial_trajs: bool = False, delayed_reward: int = 0, source: str = "") -> OfflineData:
+def preprocess_trajectories(trajectories: Sequence[dict], *, wrap_reward: Optional[Callable] = None,
+                            remove_trivial_trajs: bool = False, delayed_reward: int = 0,
+                            source: str = "") -> OfflineData:
     """Apply the steps of the module docstring to loaded trajectories.
 
+    `wrap_reward` is the dataset's `DatasetSpec.wrap_reward` (None: rewards unchanged).
     `remove_trivial_trajs` is meant for AntMaze only (the caller decides, as the original).
     """
     if not trajectories:
         raise ValueError("the dataset holds no trajectories")
     trajs = [as_trajectory(t) for t in trajectories]
     loaded = summarize(trajs)
-    if reward_shift != 0:
-        trajs = shift_antmaze_rewards(trajs, reward_shift)
-    if remove_trivial_trajs:
+    if remove_trivial_trajs:  # counts steps only, so it commutes with the reward transform
         trajs = remove_trivial_trajectories(trajs)
-    trajs = divide_rewards(trajs, reward_divisor)
+    if wrap_reward is not None:
+        trajs = wrap_rewards(trajs, wrap_reward)
     trajs = delay_rewards(trajs, int(delayed_reward))
     state_mean, state_std = state_statistics(trajs)
     trajs = drop_lowest_return(trajs)
@@ -153,12 +150,14 @@ def offline_data(config: Any, spec: Optional[Any] = None, *, verbose: bool = Tru
     Raises `vitamin_jax.data.loading.DatasetError` when the data is missing or unreadable.
     """
     from vitamin_jax import envs
+    from vitamin_jax.data.generate import generate_if_missing
     from vitamin_jax.data.loading import load_from_config
 
     spec = spec if spec is not None else envs.get_spec(config.env_name)
+    generate_if_missing(config, spec)
     loaded = load_from_config(config, spec)
     data = preprocess_trajectories(
-        loaded.trajectories, reward_divisor=spec.reward_divisor, reward_shift=spec.reward_shift,
+        loaded.trajectories, wrap_reward=spec.wrap_reward,
         remove_trivial_trajs=bool(config.dataset.remove_trivial_trajs) and spec.family == "antmaze",
         delayed_reward=int(config.dataset.delayed_reward), source=loaded.source,
     )

@@ -1,4 +1,4 @@
-"""Trajectory replay buffer: a FIFO ring over whole trajectories (ORIGINAL.md section 1.3).
+"""Trajectory replay buffer: a FIFO ring over whole trajectories (docs/design.md#replay-buffer).
 
 The original keeps a Python list of trajectories: it starts with the top-`capacity` offline
 trajectories by return (ascending), appends and drops from the front while not full, and

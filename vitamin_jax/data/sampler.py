@@ -1,35 +1,130 @@
-"""Segment sampler: left-padded K-step windows with hindsight RTG (DESIGN.md section 4).
+"""Segment sampling: left-padded K-step windows with hindsight RTG (docs/design.md#data-flow).
 
-One uniform draw over all N stored transitions gives both the trajectory (probability
-len_i / N, the original's length weighting) and the start index (uniform in [0, len_i - 1]),
-so a batch is pure index arithmetic and gathers: no Python loop over samples.
+One implementation of window gathering, in jnp: the device path runs it inside the jitted,
+scanned update on a device-resident copy of the replay ring (`ReplayArrays`); the host path
+(`SegmentSampler`) runs the same function on the CPU device with starts drawn by a NumPy
+generator. One uniform draw over all N stored transitions gives both the trajectory
+(probability len_i / N, the original's length weighting) and the start index (uniform in
+[0, len_i - 1]), so a batch is index arithmetic and gathers, with no loop over samples.
 """
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence, Union
+import functools
+from typing import Any, Mapping, Optional, Sequence, Union
 
+import flax.struct
+import jax
+import jax.numpy as jnp
 import numpy as np
 
+from vitamin_jax.constants import ACTION_LIMIT, MAX_TIMESTEP
 from vitamin_jax.data.replay import FlatTrajectories, ReplayBuffer, flatten_trajectories
 from vitamin_jax.types import Batch
 
-ACTION_CLIP = 1.0 - 1e-6  # keeps atanh finite in the squashed-Gaussian log-likelihood
-MAX_TIMESTEP = 999  # the original clips timesteps to MAX_EPISODE_LEN - 1
 PAD_DONE = 2.0  # the original's done value for padded slots
+_ARRAY_KEYS = ("observations", "actions", "rewards", "next_observations", "terminals", "rtg", "positions",
+               "remaining")
 
 Source = Union[Sequence[Mapping[str, np.ndarray]], FlatTrajectories, ReplayBuffer]
 
 
-class SegmentSampler:
-    """Draws `Batch`es of K-step windows from trajectories, a `FlatTrajectories` or a `ReplayBuffer`.
+@flax.struct.dataclass
+class ReplayArrays:
+    """A replay ring's arrays as jax arrays plus what sampling needs; a pytree (traced scalars)."""
 
-    Given a `ReplayBuffer`, the sampler reads its current flat arrays at each call, so one
-    sampler can serve the whole online phase.
+    observations: jax.Array  # [R, S]
+    actions: jax.Array  # [R, A]
+    rewards: jax.Array  # [R]
+    next_observations: jax.Array  # [R, S]
+    terminals: jax.Array  # [R]
+    rtg: jax.Array  # [R] unscaled suffix sums
+    positions: jax.Array  # [R] int32
+    remaining: jax.Array  # [R] int32
+    head: jax.Array  # int32 scalar
+    size: jax.Array  # int32 scalar
+    state_mean: jax.Array  # [S]
+    state_std: jax.Array  # [S]
+    reward_scale: jax.Array  # float32 scalar
+
+
+def to_device(flat: FlatTrajectories, state_mean: np.ndarray, state_std: np.ndarray, reward_scale: float,
+              sharding: Optional[Any] = None) -> ReplayArrays:
+    """Copy the ring to the default device, or under `sharding` (replicated, or a CPU device)."""
+    host = ReplayArrays(
+        **{k: getattr(flat, k) for k in _ARRAY_KEYS},
+        head=np.int32(flat.head), size=np.int32(flat.num_transitions),
+        state_mean=np.asarray(state_mean, np.float32), state_std=np.asarray(state_std, np.float32),
+        reward_scale=np.float32(reward_scale),
+    )
+    return jax.device_put(host, sharding) if sharding is not None else jax.device_put(host)
+
+
+def draw_starts(replay: ReplayArrays, key: jax.Array, batch_size: int) -> jax.Array:
+    """[B] logical start indices uniform over the stored transitions."""
+    return jax.random.randint(key, (batch_size,), 0, replay.size)
+
+
+def windows(replay: ReplayArrays, start: jax.Array, context_len: int) -> Batch:
+    """The batch of left-padded windows starting at logical indices `start` [B].
+
+    Shapes: states/next_states [B, K, S], actions [B, K, A], rewards/dones/mask [B, K],
+    rtg [B, K + 1], timesteps [B, K] int32 (see `vitamin_jax.types.Batch`).
+    """
+    rows_total = replay.rewards.shape[0]
+    k = context_len
+    row0 = (replay.head + start) % rows_total  # [B]
+    left = replay.remaining[row0]  # steps to the trajectory end
+    tlen = jnp.minimum(left, k)
+    offset = jnp.arange(k + 1)[None, :] - (k - tlen)[:, None]  # [B, K+1]; < 0 is padding
+    step = offset[:, :k]
+    real = step >= 0
+    rows = (row0[:, None] + jnp.maximum(step, 0)) % rows_total
+
+    def gather(array, pad_value):
+        values = array[rows]
+        pad = ~real if values.ndim == 2 else ~real[..., None]
+        return jnp.where(pad, pad_value, values)
+
+    def states(array):
+        # Zero padding *before* normalisation, as the original: padded slots hold -mean/std.
+        return (gather(array, 0.0) - replay.state_mean) / replay.state_std
+
+    # K+1 RTG entries: suffix sums from the window start; 0 past the trajectory end and in padding.
+    in_traj = (offset >= 0) & (offset < left[:, None])
+    rtg_rows = (row0[:, None] + jnp.clip(offset, 0, (left - 1)[:, None])) % rows_total
+    rtg = jnp.where(in_traj, replay.rtg[rtg_rows], 0.0) * replay.reward_scale
+    timesteps = jnp.where(real, jnp.minimum(replay.positions[row0][:, None] + step, MAX_TIMESTEP), 0)
+    return Batch(
+        states=states(replay.observations),
+        actions=jnp.clip(gather(replay.actions, 0.0), -ACTION_LIMIT, ACTION_LIMIT),
+        next_states=states(replay.next_observations),
+        rewards=gather(replay.rewards, 0.0),
+        dones=gather(replay.terminals, PAD_DONE),
+        rtg=rtg,
+        timesteps=timesteps.astype(jnp.int32),
+        mask=real.astype(jnp.float32),
+    )
+
+
+def sample(replay: ReplayArrays, key: jax.Array, batch_size: int, context_len: int) -> Batch:
+    return windows(replay, draw_starts(replay, key, batch_size), context_len)
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _windows_jit(replay: ReplayArrays, start: jax.Array, context_len: int) -> Batch:
+    return windows(replay, start, context_len)
+
+
+class SegmentSampler:
+    """Host-side batches: starts from a NumPy generator, windows from `windows` on the CPU device.
+
+    Given a `ReplayBuffer`, the sampler reads its current ring at each call (copied to the CPU
+    device once per change of the ring), so one sampler can serve the whole online phase.
     """
 
     def __init__(self, source: Source, *, context_len: int, state_mean: np.ndarray, state_std: np.ndarray,
-                 reward_scale: float, action_clip: float = ACTION_CLIP, max_timestep: int = MAX_TIMESTEP):
+                 reward_scale: float):
         if isinstance(source, (ReplayBuffer, FlatTrajectories)):
             self._source = source
         else:
@@ -38,19 +133,15 @@ class SegmentSampler:
         self.state_mean = np.asarray(state_mean, np.float32)
         self.state_std = np.asarray(state_std, np.float32)
         self.reward_scale = np.float32(reward_scale)
-        self.action_clip = float(action_clip)
-        self.max_timestep = int(max_timestep)
+        self._cpu = jax.devices("cpu")[0]
+        self._arrays: Optional[tuple[FlatTrajectories, ReplayArrays]] = None
 
     @property
     def flat(self) -> FlatTrajectories:
         return self._source.flat if isinstance(self._source, ReplayBuffer) else self._source
 
     def sample(self, rng: np.random.Generator, batch_size: int) -> Batch:
-        """A batch of `batch_size` windows; all randomness comes from `rng`.
-
-        Shapes: states/next_states [B, K, S], actions [B, K, A], rewards/dones/mask [B, K],
-        rtg [B, K + 1], timesteps [B, K] int32.
-        """
+        """A batch of `batch_size` windows (NumPy arrays); all randomness comes from `rng`."""
         return self.windows(self.draw_starts(rng, batch_size))
 
     def draw_starts(self, rng: np.random.Generator, batch_size: int) -> np.ndarray:
@@ -64,48 +155,7 @@ class SegmentSampler:
     def windows(self, start: np.ndarray) -> Batch:
         """The batch of windows beginning at logical transition indices `start` [B] (deterministic)."""
         flat = self.flat
-        K = self.context_len
-        row0 = (flat.head + np.asarray(start, np.int64)) % flat.rows  # [B] ring row of the window start
-        left = flat.remaining[row0].astype(np.int64)  # steps from the start to the trajectory end
-        tlen = np.minimum(left, K)
-        offset = np.arange(K + 1)[None, :] - (K - tlen)[:, None]  # [B, K+1] steps from the start; < 0: pad
-        step = offset[:, :K]
-        real = step >= 0  # [B, K]
-        pad = ~real
-        rows = (row0[:, None] + np.maximum(step, 0)) % flat.rows  # padded slots read the start row, then reset
-
-        def gather(array: np.ndarray, pad_value: float) -> np.ndarray:
-            values = np.take(array, rows, axis=0)
-            values[pad] = pad_value
-            return values
-
-        # Padding comes before normalisation, so padded states hold (0 - mean) / std, as the original.
-        padded_state = (np.float32(0.0) - self.state_mean) / self.state_std
-
-        def states_of(array: np.ndarray) -> np.ndarray:
-            values = np.take(array, rows, axis=0)
-            np.subtract(values, self.state_mean, out=values)
-            np.divide(values, self.state_std, out=values)
-            values[pad] = padded_state
-            return values
-
-        actions = gather(flat.actions, 0.0)
-        np.clip(actions, -self.action_clip, self.action_clip, out=actions)
-        # K+1 RTG entries: suffix sums from the window start; 0 past the trajectory end and in padding.
-        in_traj = (offset >= 0) & (offset < left[:, None])
-        rtg_rows = (row0[:, None] + np.clip(offset, 0, (left - 1)[:, None])) % flat.rows
-        rtg = np.take(flat.rtg, rtg_rows)
-        rtg[~in_traj] = 0.0
-        rtg *= self.reward_scale
-        timesteps = np.minimum(flat.positions[row0][:, None] + step, self.max_timestep).astype(np.int32)
-        timesteps[pad] = 0
-        return Batch(
-            states=states_of(flat.observations),
-            actions=actions,
-            next_states=states_of(flat.next_observations),
-            rewards=gather(flat.rewards, 0.0),
-            dones=gather(flat.terminals, PAD_DONE),
-            rtg=rtg,
-            timesteps=timesteps,
-            mask=real.astype(np.float32),
-        )
+        if self._arrays is None or self._arrays[0] is not flat:
+            self._arrays = (flat, to_device(flat, self.state_mean, self.state_std, self.reward_scale, self._cpu))
+        start = jax.device_put(np.asarray(start, np.int32), self._cpu)
+        return jax.device_get(_windows_jit(self._arrays[1], start, self.context_len))

@@ -25,13 +25,17 @@ def _route_mujoco_warnings() -> None:
     """Send MuJoCo's C-level warnings through Python's `warnings`, once per message.
 
     By default MuJoCo prints them on every model load (HalfCheetah-v5 triggers one per
-    environment) and appends them to MUJOCO_LOG.TXT in the working directory.
+    environment) and appends them to MUJOCO_LOG.TXT in the working directory. The
+    'settotalmass' deprecation comes from gymnasium's own model files, on every MuJoCo run,
+    and is nothing a user can act on: it is dropped.
     """
     import mujoco
 
     seen: set = set()
 
     def on_warning(message: str) -> None:
+        if "settotalmass" in message:
+            return
         if message not in seen:
             seen.add(message)
             warnings.warn(f"MuJoCo: {message.strip()}", RuntimeWarning, stacklevel=2)
@@ -99,7 +103,7 @@ def make_env(name: str, seed: Optional[int] = None, delayed_reward: int = 0, *, 
         if delayed_reward and delayed_reward > 1:
             env = DelayedReward(env, delayed_reward)
         if spec.reward_divisor != 1.0 or spec.reward_shift != 0.0:
-            env = gym.wrappers.TransformReward(env, AffineReward(spec.reward_divisor, spec.reward_shift))
+            env = gym.wrappers.TransformReward(env, AffineReward(spec))
         if spec.is_goal_conditioned:
             env = FlattenGoalObservation(env)
         elif env.observation_space.dtype != np.float32:

@@ -1,9 +1,10 @@
 """One table from every dataset name of the paper to its environment and constants.
 
-Reward constants, RTG scales and time limits follow the original code (ORIGINAL.md sections
-1.1, 7, 11); reference scores are D4RL's (REFERENCE.md). Deliberate difference: maze2d-open
-divides neither dataset nor environment rewards (the original divides only the env's by 100,
-a name-matching slip; DESIGN.md section 9.11).
+Reward constants, RTG scales and time limits follow the original code
+(docs/design.md#per-family-constants); reference scores are D4RL's
+(docs/reference.md#d4rl-reference-scores). Deliberate difference: maze2d-open divides neither
+dataset nor environment rewards (the original divides only the env's by 100, a name-matching
+slip; docs/faithfulness.md#maze2d-open-reward-division).
 
 Maze maps use gymnasium-robotics cells (R reset, G goal). gymnasium-robotics lays map rows
 out differently from D4RL (row 0 at +y; D4RL's antmaze puts it at y = 0, its maze2d along x),
@@ -116,12 +117,20 @@ class DatasetSpec:
     max_episode_steps: int  # D4RL time limit
     reward_divisor: float  # dataset AND environment rewards are divided by this
     reward_shift: float  # added after division (AntMaze -1)
-    reward_scale: float  # RTG scale only; critic rewards are not scaled (DESIGN.md 9.3)
+    reward_scale: float  # RTG scale only; critic rewards are not scaled (docs/faithfulness.md#critic-rewards-are-not-rtg-scaled)
     ref_min: float  # D4RL reference scores, in the environment's raw reward units
     ref_max: float
     minari_id: Optional[str]  # None: generated locally (MuJoCo random, medium-replay; toy)
     critic_layer_norm: bool
     is_goal_conditioned: bool  # dict observations, flattened by make_env
+
+    def wrap_reward(self, reward):
+        """Environment reward -> the units training sees: r / divisor + shift (scalars or arrays)."""
+        return reward / self.reward_divisor + self.reward_shift
+
+    def unwrap_reward(self, reward):
+        """The inverse of `wrap_reward`: training units -> the environment's raw units (D4RL scores)."""
+        return (reward - self.reward_shift) * self.reward_divisor
 
 
 class _Row(NamedTuple):
@@ -140,7 +149,8 @@ class _Row(NamedTuple):
 _MUJOCO = ("random", "medium", "medium-replay", "expert")
 _ADROIT = ("human", "cloned", "expert")
 
-# RTG 1e-3 for door and no /100 for maze2d-open: see the module docstring and DESIGN.md 9.5, 9.11.
+# RTG 1e-3 for door and no /100 for maze2d-open: docs/faithfulness.md#door-rtg-scale and
+# docs/faithfulness.md#maze2d-open-reward-division.
 # fmt: off
 _TABLE = tuple(_Row(*row) for row in (
     # prefix          family     env id                  kinds                T     r/div   RTG   ref min      ref max             maze
@@ -165,7 +175,7 @@ _TABLE = tuple(_Row(*row) for row in (
 
 
 def _minari_id(row: _Row, kind: str) -> Optional[str]:
-    """Minari's id for the dataset where Minari has one (REFERENCE.md)."""
+    """Minari's id for the dataset where Minari has one (docs/reference.md#minari-dataset-ids)."""
     if row.family == "mujoco":  # Minari's v5 regenerations have no random or medium-replay sets
         return f"mujoco/{row.prefix}/{kind}-v0" if kind in ("medium", "expert") else None
     if row.family == "adroit":

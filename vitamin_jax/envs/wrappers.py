@@ -88,13 +88,12 @@ class DelayedReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
 @dataclasses.dataclass(frozen=True)
 class AffineReward:
-    """r / divisor + shift, the per-family reward constants; a named callable so it pickles."""
+    """The dataset's `wrap_reward` (per-family divisor and shift) as a named callable, so it pickles."""
 
-    divisor: float
-    shift: float
+    spec: Any  # vitamin_jax.envs.registry.DatasetSpec
 
     def __call__(self, reward) -> float:
-        return float(reward) / self.divisor + self.shift
+        return float(self.spec.wrap_reward(float(reward)))
 
 
 class SeedFirstReset(gym.Wrapper, gym.utils.RecordConstructorArgs):

@@ -1,4 +1,4 @@
-"""The Decision Transformer actor (DESIGN.md section 3).
+"""The Decision Transformer actor (docs/design.md#actor-network).
 
 Tokens are interleaved per step as (R_t, s_t, a_t); the action for step t is read from the
 hidden state at the *state* token, so it sees R_<=t, s_<=t, a_<t. Pre-LayerNorm GPT-2
@@ -15,6 +15,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
+from vitamin_jax.constants import MAX_EPISODE_LEN
 from vitamin_jax.networks.initializers import TorchLinear, gpt2_kernel_init
 
 MASK_VALUE = -1e4  # the original's mask fill (not -inf): fully padded rows stay finite
@@ -106,7 +107,7 @@ class DecisionTransformer(nn.Module):
     dropout: float = 0.1
     stochastic: bool = False
     ordering: int = 0
-    max_ep_len: int = 1000
+    max_ep_len: int = MAX_EPISODE_LEN
     dtype: jnp.dtype = jnp.float32  # compute dtype; parameters stay float32
 
     @nn.compact
