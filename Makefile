@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
 
 demo: $(STAMP)
 	$(BIN)/python -m vitamin_jax.main --config=configs/demo.py --workdir=runs/demo

@@ -7,7 +7,10 @@ fields per preset. Integer `-1` means "take the value from the dataset registry"
 import ml_collections
 
 
-def get_config() -> ml_collections.ConfigDict:
+def get_config(preset: str = "") -> ml_collections.ConfigDict:
+    if preset:
+        raise ValueError(f"configs/base.py takes no preset (got {preset!r}); the family files "
+                         f"(configs/mujoco.py, adroit.py, antmaze.py, maze2d.py, toy.py) take presets")
     c = ml_collections.ConfigDict()
     c.env_name = 'hopper-medium'  # a dataset name of vitamin_jax.envs.registry
     c.seed = 16
@@ -22,6 +25,10 @@ def get_config() -> ml_collections.ConfigDict:
     c.dataset.generate_num_steps = 1_000_000
     c.dataset.remove_trivial_trajs = True  # AntMaze: keep only 9 one-step trajectories
     c.dataset.delayed_reward = 0  # M > 1: rewards summed and paid every M steps
+    # D4RL's task on Minari data (docs/faithfulness.md#maze2d-environments and the sections after):
+    c.dataset.maze_relabel = True  # mazes: rewards, terminals and ends from the fixed goal; False: as recorded
+    c.dataset.observation_layout = 'd4rl'  # mazes: 'd4rl' (4 / 29 dims, no goal) | 'goal' (goal appended), env too
+    c.dataset.adroit_rewards = 'd4rl'  # door/hammer/relocate: 'd4rl' (relabel if they differ) | 'stored'
 
     c.model = ml_collections.ConfigDict()
     c.model.embed_dim = 512

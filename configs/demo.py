@@ -9,7 +9,8 @@ from configs import base
 
 
 def get_config(preset: str = ""):
-    del preset
+    if preset:
+        raise ValueError(f"configs/demo.py takes no preset (got {preset!r}); it is the halfcheetah-random demo")
     c = base.get_config()
     c.env_name = "halfcheetah-random"
     c.dataset.generate_if_missing = True

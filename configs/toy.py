@@ -10,6 +10,9 @@ Usage: --config=configs/toy.py
 from configs import base
 
 
+PRESETS = ("toy",)
+
+
 def get_config(preset: str = "toy"):
     if preset != "toy":
         raise ValueError(f"unknown toy preset {preset!r}; the only preset is 'toy'")

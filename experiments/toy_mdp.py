@@ -37,7 +37,11 @@ with the pipeline (expectile loss, IQL weights, the tanh-Gaussian) comes from
 - odt_iql (ablation): V(RTG) by expectile regression (0.7) towards min Q(RTG, a_data); actor
   loss 0.02 MSE + min(exp(3 (Q - V)), 100)-weighted squared error: it can only re-weight data.
 
-Usage: python experiments/toy_mdp.py --out DIR [--seeds 10] [--first-seed 0] [--torch-init]
+Networks start from PyTorch-style initialisation (torch.nn.Linear's U(+-1/sqrt(fan_in)) weights and
+biases), as the original and the rest of our pipeline; `--init flax` uses Flax's Dense default
+(lecun normal, zero bias) instead. The choice moves the results a lot (experiments/README.md).
+
+Usage: python experiments/toy_mdp.py --out DIR [--seeds 10] [--first-seed 0] [--init torch|flax]
        [--epochs 16] [--methods odt,ddpg,...]
 """
 
@@ -68,6 +72,7 @@ PRETRAIN_EPOCHS, FINETUNE_EPOCHS, LR, HIDDEN = 5, 16, 1e-3, 128
 CONST_INPUT, NOISE_WIDTH, SUP_WEIGHT = 1.0, 0.02, 0.02
 SAC_TEMPERATURE, IQL_EXPECTILE, IQL_BETA, IQL_CLIP = 0.01, 0.7, 3.0, 100.0
 
+INITS = ("torch", "flax")  # --init choices; torch (the original's) is the default
 Params = list  # an MLP: [(w, b), ...]
 
 
@@ -106,7 +111,7 @@ def grad_steps_at_rollout(finetune_epochs: int = FINETUNE_EPOCHS) -> list[int]:
 
 # ----------------------------------------------------------------------------- networks
 def init_mlp(key: jax.Array, fan_in: int, torch_init: bool, outputs: int = 1) -> Params:
-    """128-128 MLP; Flax Dense default init (lecun normal, zero bias) or torch.nn.Linear's."""
+    """128-128 MLP; torch.nn.Linear's init (the original's) or Flax Dense's default (lecun normal, zero bias)."""
     sizes = [fan_in, HIDDEN, HIDDEN, outputs]
     params = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -411,14 +416,21 @@ def print_table(summary: dict, methods: tuple[str, ...]) -> None:
         print(f"{name:<10} {np.median(final):8.3f} {final.mean():8.3f} {final.max():8.3f} {final.min():8.3f}")
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--seeds", type=int, default=10, help="number of seeds (first-seed .. first-seed + N - 1)")
     parser.add_argument("--first-seed", type=int, default=0)
-    parser.add_argument("--torch-init", action="store_true", help="PyTorch-style uniform fan-in initialisation")
+    parser.add_argument("--init", choices=INITS, default="torch",
+                        help="network initialisation: torch (PyTorch-style uniform fan-in, the original's; default) "
+                             "or flax (Flax Dense default)")
     parser.add_argument("--epochs", type=int, default=FINETUNE_EPOCHS, help="finetuning epochs (original: 16)")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     methods = tuple(args.methods.split(","))
     unknown = set(methods) - set(METHODS)
@@ -426,9 +438,10 @@ def main() -> None:
         parser.error(f"unknown methods {sorted(unknown)}")
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     start = time.time()
-    results = run_all(seeds, args.torch_init, methods, args.epochs)
+    torch_init = args.init == "torch"
+    results = run_all(seeds, torch_init, methods, args.epochs)
     wall = time.time() - start
-    summary = summarize(results, seeds, args.torch_init, args.epochs, wall)
+    summary = summarize(results, seeds, torch_init, args.epochs, wall)
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(summary, f, indent=1)

@@ -93,7 +93,7 @@ def test_odt_trains_no_critic_and_learns_temperature():
 
 def test_soft_target_update_after_actor_step():
     config, learner, state = make_learner("td3_odt", interval=1)
-    new, _ = learner.update(state, synthetic_batches(1, (1,)), phase_coefficients(config, "online"))
+    new, _ = jax.jit(learner.update)(state, synthetic_batches(1, (1,)), phase_coefficients(config, "online"))
     tau = learner.tau
     expected = jax.tree.map(lambda n, o: tau * n + (1 - tau) * o, new.actor_params, state.actor_params)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), new.target_actor_params, expected)

@@ -312,12 +312,93 @@ def test_goal_observation_is_flattened_in_fixed_order(built):
     assert envs.flatten_observation(np.arange(3.0)).dtype == np.float32
     with pytest.raises(KeyError):
         envs.flatten_observation({"observation": np.zeros(2)})
-    env = built("antmaze-umaze")
+    # The goal-appended layout survives as an option (the default is D4RL's, tested below).
+    env = envs.make_env("antmaze-umaze", observation_layout="goal")
     flat, _ = env.reset(seed=0)
     raw, _ = envs.make_env("antmaze-umaze", raw=True).reset(seed=0)
     assert env.observation_space.shape == (27 + 2 + 2,)
     np.testing.assert_allclose(flat, envs.flatten_observation(raw))
-    np.testing.assert_allclose(flat[-2:], raw["desired_goal"], rtol=1e-6)
+    np.testing.assert_allclose(flat[-2:], envs.get_spec("antmaze-umaze").goal_xy, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name, dim", [("maze2d-umaze", 4), ("maze2d-large", 4), ("antmaze-umaze", 29),
+                                       ("antmaze-large-play", 29)])
+def test_maze_state_is_d4rls_layout(built, name, dim):
+    """D4RL's maze2d state is (x, y, vx, vy); its ant state qpos[:15] then qvel[:14] (no goal)."""
+    env = built(name)
+    assert env.observation_space.shape == (dim,)
+    rng = np.random.default_rng(0)
+    env.reset(seed=1)
+    obs, *_ = env.step(rng.uniform(-1, 1, env.action_space.shape).astype(np.float32))
+    u = env.unwrapped
+    body = u.ant_env if hasattr(u, "ant_env") else u.point_env
+    expected = np.concatenate([body.data.qpos.ravel(), body.data.qvel.ravel()])
+    np.testing.assert_allclose(obs, expected[:dim] if dim == 4 else np.concatenate([body.data.qpos[:15],
+                                                                                     body.data.qvel[:14]]), rtol=1e-5,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["maze2d-umaze", "maze2d-medium", "antmaze-umaze", "antmaze-medium-play"])
+def test_maze_goal_is_fixed_at_the_goal_cell(name):
+    """gymnasium-robotics re-noises the goal on every reset; D4RL (and we) keep the goal cell's centre."""
+    spec = envs.get_spec(name)
+    env, bare = envs.make_env(name), envs.make_env(name, d4rl_goal=False)
+    u, scale = env.unwrapped, spec.maze_scaling
+    row, col = spec.goal_cell
+    centre = u.maze.cell_rowcol_to_xy(np.array([row, col]))  # gymnasium-robotics' own conversion
+    np.testing.assert_allclose(spec.goal_xy, centre)
+    bare_goals = []
+    for seed in range(3):
+        env.reset(seed=seed)
+        np.testing.assert_array_equal(u.goal, centre)
+        bare.reset(seed=seed)
+        bare_goals.append(bare.unwrapped.goal.copy())
+    assert len({tuple(g) for g in bare_goals}) == 3 and np.all(np.abs(np.array(bare_goals) - centre) <= 0.25 * scale)
+
+
+@pytest.mark.parametrize("name", ["maze2d-umaze", "antmaze-umaze"])
+def test_goal_radius_is_d4rls(name):
+    """0.47 from the goal: reached for D4RL (0.5), not for gymnasium-robotics (0.45); 0.52: reached for neither."""
+    spec = envs.get_spec(name)
+    for distance, reached in [(0.47, True), (0.52, False)]:
+        env = envs.make_env(name, raw=True)
+        bare = envs.make_env(name, raw=True, d4rl_goal=False)
+        for e in (env, bare):
+            e.reset(seed=0)
+            u = e.unwrapped
+            body = u.ant_env if hasattr(u, "ant_env") else u.point_env
+            qpos = body.data.qpos.copy()
+            qpos[:2] = u.goal + np.array([distance, 0.0])
+            body.set_state(qpos, np.zeros_like(body.data.qvel))
+        zero = np.zeros(env.action_space.shape, np.float32)
+        obs, reward, terminated, _, info = env.step(zero)
+        assert np.linalg.norm(obs["achieved_goal"] - spec.goal_xy) == pytest.approx(distance, abs=0.02)
+        assert reward == float(reached) and info["success"] == reached
+        assert terminated == (reached and spec.family == "antmaze")  # maze2d keeps going, as D4RL's
+        _, bare_reward, bare_terminated, _, _ = bare.step(zero)
+        assert bare_reward == 0.0 and not bare_terminated
+
+
+def test_pen_episode_ends_when_the_pen_drops():
+    """D4RL's pen_v0: done when the object's z < 0.075; gymnasium-robotics goes on paying about -5 a step."""
+    env, bare = envs.make_env("pen-cloned", raw=True), envs.make_env("pen-cloned", raw=True, pen_termination=False)
+    env.reset(seed=4)
+    bare.reset(seed=4)
+    rng = np.random.default_rng(0)
+    u = env.unwrapped
+    for step in range(100):
+        action = rng.uniform(-1, 1, env.action_space.shape).astype(np.float32)  # these actions drop the pen
+        _, reward, terminated, truncated, _ = env.step(action)
+        _, bare_reward, bare_terminated, _, _ = bare.step(action)
+        dropped = u.data.xpos[u.obj_body_id][2] < 0.075
+        assert terminated == dropped and not bare_terminated and reward == bare_reward
+        if dropped:
+            break
+    assert dropped and step < 99 and not truncated
+    _, after, *_ = bare.step(np.zeros(env.action_space.shape, np.float32))
+    assert after < -4.0  # the library's env keeps going and pays the drop penalty again
+    for name in ("pen-human", "pen-cloned", "pen-expert"):
+        assert "PenDropTermination" in str(envs.make_env(name))  # every pen preset, online and in evaluation
 
 
 # ------------------------------------------------------------------------------------ toy

@@ -56,6 +56,11 @@ def test_torch_init_is_uniform_fan_in():
     assert all(np.all(np.asarray(b) == 0) for _, b in flax_like)
 
 
+def test_the_original_pytorch_initialisation_is_the_default():
+    assert toy_mdp.build_parser().parse_args(["--out", "x"]).init == "torch"
+    assert toy_mdp.build_parser().parse_args(["--out", "x", "--init", "flax"]).init == "flax"
+
+
 def test_full_protocol_odt_stays_low_and_an_rl_gradient_climbs(tmp_path):
     """The whole 16-epoch protocol, 10 seeds, in a subprocess so float64 stays out of this process."""
     out = tmp_path / "toy"
@@ -70,6 +75,7 @@ def test_full_protocol_odt_stays_low_and_an_rl_gradient_climbs(tmp_path):
         assert len(results[method]["reward_per_epoch_mean"]) == 16
         assert results[method]["final_per_seed"][0] == results["per_seed"][method]["reward_per_epoch"][0][-1]
     assert results["grad_steps_per_epoch"] == toy_mdp.grad_steps_per_epoch()
+    assert results["config"]["torch_init"] is True  # the original's initialisation by default
     assert max(results["odt"]["final_per_seed"]) < 0.1  # ODT never leaves the data's reward level
     assert max(results[m]["final_median"] for m in ("ddpg", "odt_ddpg", "odt_td3")) >= 0.5
     assert (out / "toy_mdp.png").stat().st_size > 10_000

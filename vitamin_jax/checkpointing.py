@@ -27,6 +27,16 @@ class Checkpointer:
     def latest_step(self) -> Optional[int]:
         return self.manager.latest_step()
 
+    def all_steps(self) -> list[int]:
+        """Saved steps, newest first."""
+        return sorted(self.manager.all_steps(), reverse=True)
+
+    def set_aside(self, step: int, destination: str) -> None:
+        """Move a checkpoint that does not restore out of the manager's directory (kept for inspection)."""
+        os.makedirs(destination, exist_ok=True)
+        os.replace(os.path.join(self.directory, str(step)), os.path.join(destination, str(step)))
+        self.manager.reload()
+
     def save(self, step: int, agent: Any, arrays: dict, meta: dict) -> None:
         """agent: AgentState pytree; arrays: a pytree of NumPy arrays; meta: JSON-able dict."""
         self.manager.save(

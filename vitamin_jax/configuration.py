@@ -34,7 +34,14 @@ def load_config(spec: str) -> ml_collections.ConfigDict:
         path = os.path.join(PROJECT_ROOT, path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"config file not found: {path}")
+    module = config_module(path)
+    return module.get_config(preset) if preset else module.get_config()
+
+
+def config_module(path: str):
+    """The config file at `path` as a module (its `get_config`, and `PRESETS` where it has presets)."""
+    ensure_configs_importable()
     module_spec = importlib.util.spec_from_file_location(f"_vitamin_config_{abs(hash(path))}", path)
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
-    return module.get_config(preset) if preset else module.get_config()
+    return module

@@ -1,59 +1,99 @@
-"""Run outputs in the workdir: metrics.jsonl, tensorboard events, curve.png, console lines.
+"""Run outputs in the workdir: metrics.jsonl, scalars.jsonl, tensorboard events, curve.png.
 
-One JSON object per evaluation goes to metrics.jsonl; training scalars go to tensorboard
-every iteration. On resume, evaluation records newer than the restored checkpoint are
-dropped so that the file reads as one uninterrupted run.
+One JSON object per evaluation goes to metrics.jsonl; every tensorboard point (training and
+evaluation scalars) also goes to scalars.jsonl, tagged with the iteration that produced it.
+On resume, both files are trimmed to the restored checkpoint's iteration, and the event
+files are rebuilt from scalars.jsonl in a fresh tensorboard/ directory. So after any
+sequence of kills and resumes the metrics and the event files hold exactly the points of an
+uninterrupted run. (A new event file per resume with `purge_step` cannot do this: our tags
+use different step axes, updates for pretraining and transitions online, and events still
+in tensorboardX's queue at a kill are lost; the JSON lines are written through at once.)
 """
 
 from __future__ import annotations
 
 import json
 import os
-from typing import Iterable, Mapping
+import shutil
+from typing import Iterable, Mapping, Optional
 
 import numpy as np
 
 METRICS_FILE = "metrics.jsonl"
+SCALARS_FILE = "scalars.jsonl"  # every tensorboard point; the event files are rebuilt from it
+TENSORBOARD_DIR = "tensorboard"
 CURVE_FILE = "curve.png"
 
 
-def read_metrics(workdir: str) -> list[dict]:
-    path = os.path.join(workdir, METRICS_FILE)
+def _read_jsonl(path: str) -> list[dict]:
+    """The complete lines of a JSON-lines file (a line cut by a kill is dropped)."""
     if not os.path.exists(path):
         return []
+    out = []
     with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        for line in f:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+    return out
+
+
+def read_metrics(workdir: str) -> list[dict]:
+    return _read_jsonl(os.path.join(workdir, METRICS_FILE))
+
+
+def _write_jsonl(path: str, rows: Iterable[dict]) -> None:
+    temp = path + ".tmp"
+    with open(temp, "w") as f:
+        for row in rows:
+            f.write(json.dumps(row) + "\n")
+    os.replace(temp, path)
 
 
 class RunLogger:
-    def __init__(self, workdir: str, *, tensorboard: bool = True, title: str = "", keep_until_iteration: int | None = None):
+    """metrics.jsonl, scalars.jsonl, tensorboard and curve.png of one run, trimmed to `keep_until_iteration`.
+
+    keep_until_iteration: the restored checkpoint's iteration (None: a fresh start, nothing kept).
+    """
+
+    def __init__(self, workdir: str, *, tensorboard: bool = True, title: str = "",
+                 keep_until_iteration: Optional[int] = None):
         self.workdir = workdir
         self.title = title
-        self.records = [r for r in read_metrics(workdir)
-                        if keep_until_iteration is not None and r["global_iteration"] <= keep_until_iteration]
-        self._rewrite()
+        kept = lambda rows: [r for r in rows
+                             if keep_until_iteration is not None and r["global_iteration"] <= keep_until_iteration]
+        self.records = kept(read_metrics(workdir))
+        points = kept(_read_jsonl(os.path.join(workdir, SCALARS_FILE)))
+        _write_jsonl(os.path.join(workdir, METRICS_FILE), self.records)
+        _write_jsonl(os.path.join(workdir, SCALARS_FILE), points)
         self.writer = None
         if tensorboard:
             from tensorboardX import SummaryWriter
 
-            self.writer = SummaryWriter(logdir=os.path.join(workdir, "tensorboard"))
+            logdir = os.path.join(workdir, TENSORBOARD_DIR)
+            shutil.rmtree(logdir, ignore_errors=True)  # rebuilt from scalars.jsonl
+            self.writer = SummaryWriter(logdir=logdir)
+            for p in points:
+                self.writer.add_scalar(p["tag"], p["value"], p["step"])
+            self.writer.flush()
 
-    def _rewrite(self) -> None:
-        with open(os.path.join(self.workdir, METRICS_FILE), "w") as f:
-            for record in self.records:
-                f.write(json.dumps(record) + "\n")
-
-    def log_scalars(self, prefix: str, scalars: Mapping[str, float], step: int) -> None:
-        if self.writer is None:
-            return
+    def log_scalars(self, prefix: str, scalars: Mapping[str, float], step: int, global_iteration: int) -> None:
+        """Scalars (or per-seed arrays: one tag per seed plus the mean) at `step`, from iteration `global_iteration`."""
+        points = []
         for name, value in scalars.items():
             value = np.asarray(value)
             if value.ndim == 0:
-                self.writer.add_scalar(f"{prefix}/{name}", float(value), step)
+                points.append((f"{prefix}/{name}", float(value)))
             else:  # one value per seed
-                for seed_index, v in enumerate(value.reshape(-1)):
-                    self.writer.add_scalar(f"{prefix}/{name}/seed{seed_index}", float(v), step)
-                self.writer.add_scalar(f"{prefix}/{name}/mean", float(value.mean()), step)
+                points += [(f"{prefix}/{name}/seed{i}", float(v)) for i, v in enumerate(value.reshape(-1))]
+                points.append((f"{prefix}/{name}/mean", float(value.mean())))
+        with open(os.path.join(self.workdir, SCALARS_FILE), "a") as f:
+            f.write("".join(json.dumps({"global_iteration": int(global_iteration), "tag": tag, "step": int(step),
+                                        "value": value}) + "\n" for tag, value in points))
+        if self.writer is not None:
+            for tag, value in points:
+                self.writer.add_scalar(tag, value, step)
 
     def log_evaluation(self, record: dict) -> None:
         """Append one evaluation record, write it to tensorboard and redraw the curve."""
@@ -63,7 +103,7 @@ class RunLogger:
             f.write(json.dumps(record) + "\n")
         scalars = {k: v for k, v in record.items() if k not in ("phase", "iteration", "global_iteration", "wall_time")
                    and isinstance(v, (int, float, list))}
-        self.log_scalars("evaluation", scalars, record["online_transitions"])
+        self.log_scalars("evaluation", scalars, record["online_transitions"], record["global_iteration"])
         if self.writer is not None:
             self.writer.flush()
         plot_curve(self.records, os.path.join(self.workdir, CURVE_FILE), self.title)

@@ -78,8 +78,47 @@ def _unknown_overrides(argv: list[str]) -> list[str]:
     return unknown
 
 
+COMMON_FIELDS = (
+    ("algo", "td3_odt | odt | td3 | ddpg_odt | sac_odt | iql_odt | awac_odt"),
+    ("seed", "the run's seed (every random stream derives from it)"),
+    ("num_seeds", "S > 1 trains seeds seed .. seed + S - 1 vmapped in one process"),
+    ("online.max_online_transitions", "the online budget (may be raised when resuming a finished run)"),
+    ("rl.rl_coeff", "alpha, the weight of the RL term"),
+    ("train.batch_size", "windows per batch"),
+    ("train.num_updates_per_online_iter", "updates after each collection"),
+    ("model.embed_dim / model.n_layer / model.context_len", "transformer size and context K"),
+    ("dataset.path / dataset.minari_id", "a D4RL .hdf5 file, or a Minari id, instead of the registry's"),
+    ("parallel.data_parallel", "shard every batch over all local devices"),
+    ("log.progress_bar / log.tensorboard", "presentation only"),
+)
+
+
+def help_text() -> str:
+    """The config files with their presets, and the fields most runs override."""
+    import glob
+    import os
+
+    from vitamin_jax.configuration import PROJECT_ROOT, config_module
+
+    lines = [__doc__.splitlines()[0], "", "usage: python -m vitamin_jax.main --config=FILE[:PRESET] "
+             "[--workdir=DIR] [--config.FIELD=VALUE ...]", "", "config files and their presets:"]
+    for path in sorted(glob.glob(os.path.join(PROJECT_ROOT, "configs", "*.py"))):
+        name = os.path.relpath(path, PROJECT_ROOT)
+        if os.path.basename(path).startswith("_"):
+            continue
+        presets = getattr(config_module(path), "PRESETS", None)
+        lines.append(f"  {name}: " + (", ".join(presets) if presets else "(no preset)"))
+    lines += ["", "most used fields (any field of configs/base.py can be overridden):"]
+    lines += [f"  --config.{field}: {what}" for field, what in COMMON_FIELDS]
+    lines += ["", "An existing --workdir resumes its run; docs/design.md explains the loop."]
+    return "\n".join(lines)
+
+
 def parse_flags(argv: list[str]) -> list[str]:
     """absl parsing with one-line errors (config_flags embeds tracebacks in its messages)."""
+    if any(arg in ("-h", "--help", "--helpshort", "--helpfull", "-?") for arg in argv[1:]):
+        print(help_text())
+        sys.exit(0)
     try:
         return flags.FLAGS(argv)
     except flags.Error as e:

@@ -18,6 +18,7 @@ import numpy as np
 from vitamin_jax import envs
 from vitamin_jax.agent import Learner
 from vitamin_jax.checkpointing import Checkpointer
+from vitamin_jax.envs.options import env_options
 from vitamin_jax.rollout import ContextWindows, select_action
 
 
@@ -78,7 +79,7 @@ def load_policy(checkpoint_dir: str, *, noise: float = 0.0, seed: int = 0,
     run_dir = _run_dir(checkpoint_dir)
     with open(os.path.join(run_dir, "config.json")) as f:
         config = ml_collections.ConfigDict(json.load(f))
-    env = envs.make_env(config.env_name)
+    env = envs.make_env(config.env_name, **env_options(config))  # the run's state layout / env version
     state_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
     env.close()
     learner = Learner.from_config(config, state_dim, act_dim, bool(config.critic.layer_norm))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import time
 from typing import Callable, Optional
 
@@ -36,8 +37,10 @@ from vitamin_jax.config_validation import resolve_config
 from vitamin_jax.data import offline_data
 from vitamin_jax.data.batches import RunReplay
 from vitamin_jax.data.sampler import ReplayArrays, sample
+from vitamin_jax.envs.options import env_options
 from vitamin_jax.logger import RunLogger
 from vitamin_jax.rollout import RolloutWorker
+from vitamin_jax.workdir import claim_workdir
 
 # Purposes folded into a seed's root key: one stream per consumer.
 INIT_KEYS, SAMPLING_KEYS, EVAL_ACTION_KEYS, COLLECT_ACTION_KEYS = range(4)
@@ -109,7 +112,7 @@ class Run:
     """
 
     def __init__(self, config: ml_collections.ConfigDict, workdir: str, learner: Learner, replay: RunReplay):
-        self.config = config
+        self.config, self.workdir = config, workdir
         self.seeds = [config.seed + s for s in range(config.num_seeds)]
         self.replay = replay
         self.agent = jax.vmap(learner.init)(stream_keys(self.seeds, INIT_KEYS))
@@ -118,17 +121,40 @@ class Run:
         self.checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), config.checkpoint.keep)
 
     def restore(self) -> Optional[int]:
-        """Restore the latest checkpoint if there is one; its iteration, else None."""
-        step = self.checkpointer.latest_step()
-        if step is None:
-            return None
-        self.agent, arrays, meta = self.checkpointer.restore(step, self.agent)
-        self.replay.load_state_dict(arrays)
-        for rng, state in zip(self.np_rngs, meta["np_rngs"]):
-            rng.bit_generator.state = state
-        self.loop = LoopState(**meta["loop"])
-        print(f"Resumed from {self.checkpointer.directory} at iteration {step}.")
-        return step
+        """Restore the newest checkpoint that restores; its iteration, else None (a fresh start).
+
+        A checkpoint that fails to restore (truncated arrays, bad metadata) is reported in one
+        line; once an older one restores, the damaged ones are moved to `corrupt_checkpoints/`.
+        If none restores the run refuses to start (nothing moved), rather than silently start
+        over a workdir that has results.
+        """
+        steps = self.checkpointer.all_steps()
+        aside = os.path.join(self.workdir, "corrupt_checkpoints")
+        failed = []
+        for step in steps:
+            try:
+                self.agent, arrays, meta = self.checkpointer.restore(step, self.agent)
+                self.replay.load_state_dict(arrays)
+                for rng, state in zip(self.np_rngs, meta["np_rngs"]):
+                    rng.bit_generator.state = state
+                self.loop = LoopState(**meta["loop"])
+            except Exception as e:  # orbax/tensorstore raise many kinds for damaged files
+                print(f"warning: checkpoint {step} in {self.checkpointer.directory} does not restore "
+                      f"({type(e).__name__}: {_first_line(e)}); trying the previous one", file=sys.stderr)
+                failed.append(step)
+                continue
+            for bad in failed:  # out of the way of the steps this run will save again
+                self.checkpointer.set_aside(bad, aside)
+            if failed:
+                print(f"warning: resumed from checkpoint {step}; the damaged ones ({failed}) are in {aside}",
+                      file=sys.stderr)
+            print(f"Resumed from {self.checkpointer.directory} at iteration {step}.")
+            return step
+        if steps:
+            raise TrainingError(f"no checkpoint in {self.checkpointer.directory} restores (tried {steps}); the "
+                                f"run's outputs are left as they are: move the workdir away to start over, or use "
+                                f"another --workdir")
+        return None
 
     def save(self) -> None:
         meta = {"loop": dataclasses.asdict(self.loop), "np_rngs": [r.bit_generator.state for r in self.np_rngs]}
@@ -176,10 +202,11 @@ def train(run: Run, updates: "Updates", phase: str, active: np.ndarray) -> dict:
                for k in history[0]}  # [S]
     bad = [k for k, v in metrics.items() if not np.all(np.isfinite(v[active]))]
     if bad:
-        raise TrainingError(
-            f"non-finite {', '.join(bad)} in {phase} iteration {run.loop.global_iteration + 1}; "
-            f"the last good checkpoint in {run.checkpointer.directory} is kept. Try a lower learning rate."
-        )
+        latest = run.checkpointer.latest_step()
+        kept = (f"the last good checkpoint (iteration {latest}) in {run.checkpointer.directory} is kept"
+                if latest is not None else "no checkpoint was written yet")
+        raise TrainingError(f"non-finite {', '.join(bad)} in {phase} iteration {run.loop.global_iteration + 1}; "
+                            f"{kept}. Try a lower learning rate.")
     return metrics
 
 
@@ -270,81 +297,90 @@ class Updates:
 
 
 # ---------------------------------------------------------------------------- the job
+def pretrain_iteration(run: Run, updates: Updates, logger: RunLogger, eval_worker: RolloutWorker,
+                       progress: "_Progress") -> None:
+    """Supervised updates on the offline set (plus RL terms with `rl.rl_from_start`), evaluate, checkpoint."""
+    c, t0 = run.config, time.time()
+    metrics = train(run, updates, "pretrain", np.ones(len(run.seeds), bool))
+    run.loop.pretrain_iteration += 1
+    run.loop.global_iteration += 1
+    run.loop.wall_time = time.time() - progress.start
+    logger.log_scalars("pretrain", _squeeze(metrics), run.loop.updates, run.loop.global_iteration)
+    record = evaluate(run, eval_worker, logger, "pretrain", run.loop.pretrain_iteration)
+    progress.update("pretrain", record, c.train.num_updates_per_pretrain_iter / (time.time() - t0))
+    if run.due_checkpoint() or run.loop.pretrain_iteration == c.train.max_pretrain_iters:
+        run.save()
+
+
+def online_iteration(run: Run, updates: Updates, logger: RunLogger, online_worker: RolloutWorker,
+                     eval_worker: RolloutWorker, progress: "_Progress") -> None:
+    """Collect episodes into each seed's replay, train on it, evaluate every `eval_interval`, checkpoint."""
+    c, t0 = run.config, time.time()
+    if not run.loop.online_started:
+        run.agent = jax.vmap(Learner.sync_targets)(run.agent)  # hard copy at the phase start
+        run.loop.online_started = True
+    active = run.active()
+    rollout = collect(run, online_worker)
+    metrics = train(run, updates, "online", active)
+    run.loop.online_iteration += 1
+    run.loop.global_iteration += 1
+    run.loop.wall_time = time.time() - progress.start
+    logger.log_scalars("online", _squeeze({**metrics, **rollout}), int(min(run.loop.online_transitions)),
+                       run.loop.global_iteration)
+    finished = not run.active().any()
+    record = None
+    if run.loop.online_iteration % c.online.eval_interval == 0 or finished:
+        record = evaluate(run, eval_worker, logger, "online", run.loop.online_iteration)
+    progress.update("online", record, c.train.num_updates_per_online_iter / (time.time() - t0))
+    if run.due_checkpoint() or finished:
+        run.save()
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                        stop_after_iterations: Optional[int] = None) -> dict:
     """Run to the transition budget (resuming from `workdir`); `stop_after_iterations` stops early."""
-    # ---- set-up
     config = resolve_config(config)
-    _prepare_workdir(workdir)
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-        f.write(config.to_json_best_effort(indent=2))
-    spec = envs.get_spec(config.env_name)
-    data = offline_data(config, spec)
-    learner = Learner.from_config(config, data.state_mean.shape[0], data.trajectories[0]["actions"].shape[-1],
-                                  bool(config.critic.layer_norm))
-    mesh = _data_mesh(config)
-    replay = RunReplay(data, num_seeds=config.num_seeds, replay_size=config.train.replay_size,
-                       context_len=config.model.context_len, reward_scale=config.online.reward_scale,
-                       replicated=distributed.replicated(mesh) if mesh is not None else None)
-    run = Run(config, workdir, learner, replay)
-    restored_iteration = run.restore()
-    if mesh is not None:
-        run.agent = distributed.replicate(run.agent, mesh)
-    seeds = run.seeds
-    title = f"{config.algo} {config.env_name} seed {config.seed}" + (f"..{seeds[-1]}" if len(seeds) > 1 else "")
-    logger = RunLogger(workdir, tensorboard=config.log.tensorboard, title=title,
-                       keep_until_iteration=restored_iteration)
-    updates = Updates.build(learner, config.train.batch_size, mesh)
-    make_worker = lambda num_envs, explore: _rollout_worker(config, spec, data, learner, num_envs, explore)
-    eval_worker = make_worker(config.online.num_eval_episodes, False)
-    online_worker = None  # built when the online phase starts
-    progress = _Progress(config, run.loop)
-    everyone = np.ones(len(seeds), bool)
-    stop = lambda: stop_after_iterations is not None and run.loop.global_iteration >= stop_after_iterations
-    start = time.time() - run.loop.wall_time
-    c = config
+    lock = claim_workdir(workdir, config)  # one run per workdir; a resume must keep the run's config
     try:
-        if run.loop.global_iteration == 0:
-            run.agent = jax.vmap(Learner.sync_targets)(run.agent)
-        # ---- pretraining iterations
-        while run.loop.pretrain_iteration < c.train.max_pretrain_iters and not stop():
-            t0 = time.time()
-            metrics = train(run, updates, "pretrain", everyone)
-            run.loop.pretrain_iteration += 1
-            run.loop.global_iteration += 1
-            run.loop.wall_time = time.time() - start
-            logger.log_scalars("pretrain", _squeeze(metrics), run.loop.updates)
-            record = evaluate(run, eval_worker, logger, "pretrain", run.loop.pretrain_iteration)
-            progress.update("pretrain", record, c.train.num_updates_per_pretrain_iter / (time.time() - t0))
-            if run.due_checkpoint() or run.loop.pretrain_iteration == c.train.max_pretrain_iters:
-                run.save()
-        # ---- online iterations: collect, train, evaluate, checkpoint
-        while run.active().any() and not stop():
-            t0 = time.time()
-            if online_worker is None:
-                online_worker = make_worker(c.online.num_online_envs, True)
-            if not run.loop.online_started:
-                run.agent = jax.vmap(Learner.sync_targets)(run.agent)  # hard copy at the phase start
-                run.loop.online_started = True
-            active = run.active()
-            rollout = collect(run, online_worker)
-            metrics = train(run, updates, "online", active)
-            run.loop.online_iteration += 1
-            run.loop.global_iteration += 1
-            run.loop.wall_time = time.time() - start
-            logger.log_scalars("online", _squeeze({**metrics, **rollout}), int(min(run.loop.online_transitions)))
-            finished = not run.active().any()
-            record = None
-            if run.loop.online_iteration % c.online.eval_interval == 0 or finished:
-                record = evaluate(run, eval_worker, logger, "online", run.loop.online_iteration)
-            progress.update("online", record, c.train.num_updates_per_online_iter / (time.time() - t0))
-            if run.due_checkpoint() or finished:
-                run.save()
+        # ---- set-up
+        spec = envs.get_spec(config.env_name)
+        data = offline_data(config, spec)
+        learner = Learner.from_config(config, data.state_mean.shape[0], data.trajectories[0]["actions"].shape[-1],
+                                      bool(config.critic.layer_norm))
+        mesh = _data_mesh(config)
+        replay = RunReplay(data, num_seeds=config.num_seeds, replay_size=config.train.replay_size,
+                           context_len=config.model.context_len, reward_scale=config.online.reward_scale,
+                           replicated=distributed.replicated(mesh) if mesh is not None else None)
+        run = Run(config, workdir, learner, replay)
+        restored_iteration = run.restore()
+        if mesh is not None:
+            run.agent = distributed.replicate(run.agent, mesh)
+        seeds = run.seeds
+        title = f"{config.algo} {config.env_name} seed {config.seed}" + (f"..{seeds[-1]}" if len(seeds) > 1 else "")
+        logger = RunLogger(workdir, tensorboard=config.log.tensorboard, title=title,
+                           keep_until_iteration=restored_iteration)
+        updates = Updates.build(learner, config.train.batch_size, mesh)
+        make_worker = lambda num_envs, explore: _rollout_worker(config, spec, data, learner, num_envs, explore)
+        eval_worker = make_worker(config.online.num_eval_episodes, False)
+        online_worker = None  # built when the online phase starts
+        progress = _Progress(config, run.loop)
+        stop = lambda: stop_after_iterations is not None and run.loop.global_iteration >= stop_after_iterations
+        try:
+            if run.loop.global_iteration == 0:
+                run.agent = jax.vmap(Learner.sync_targets)(run.agent)
+            # ---- pretraining, then online iterations
+            while run.loop.pretrain_iteration < config.train.max_pretrain_iters and not stop():
+                pretrain_iteration(run, updates, logger, eval_worker, progress)
+            while run.active().any() and not stop():
+                online_worker = online_worker or make_worker(config.online.num_online_envs, True)
+                online_iteration(run, updates, logger, online_worker, eval_worker, progress)
+        finally:
+            progress.close()
+            logger.close()
+            run.checkpointer.close()
+        return summarize(config, run, logger.records)
     finally:
-        progress.close()
-        logger.close()
-        run.checkpointer.close()
-    return summarize(config, run, logger.records)
+        lock.release()
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -379,7 +415,7 @@ def _data_mesh(config: ml_collections.ConfigDict):
 def _rollout_worker(config, spec, data, learner: Learner, num_envs: int, explore: bool) -> RolloutWorker:
     c = config
     return RolloutWorker(
-        lambda: envs.make_env(c.env_name, delayed_reward=c.dataset.delayed_reward),
+        lambda: envs.make_env(c.env_name, delayed_reward=c.dataset.delayed_reward, **env_options(c)),
         num_envs, learner.actor,
         context_len=c.model.context_len, eval_context_length=c.model.eval_context_length,
         state_mean=data.state_mean, state_std=data.state_std, reward_scale=c.online.reward_scale,
@@ -403,6 +439,7 @@ class _Progress:
                         unit="tr", disable=not config.log.progress_bar, dynamic_ncols=True)
         self.loop = loop
         self.last: Optional[dict] = None
+        self.start = time.time() - loop.wall_time  # wall time counts across resumes
 
     def update(self, phase: str, record: Optional[dict], updates_per_s: float) -> None:
         self.last = record or self.last
@@ -414,12 +451,6 @@ class _Progress:
         self.bar.close()
 
 
-def _prepare_workdir(workdir: str) -> None:
-    try:
-        os.makedirs(workdir, exist_ok=True)
-        probe = os.path.join(workdir, ".write_test")
-        with open(probe, "w") as f:
-            f.write("ok")
-        os.remove(probe)
-    except OSError as e:
-        raise TrainingError(f"workdir {workdir!r} is not writable: {e.strerror}") from None
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else ""

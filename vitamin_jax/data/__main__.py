@@ -2,6 +2,7 @@
 
   python -m vitamin_jax.data generate --env hopper --policy random --num-steps 1000000
   python -m vitamin_jax.data summary vitamin/hopper/random-v0   (or a .hdf5 file)
+  python -m vitamin_jax.data summary D4RL/pointmaze/umaze-v2 --env maze2d-umaze   (as the preset sees it)
 
 Expected failures (missing dataset, unknown env, existing id) print one line and exit 2.
 """
@@ -27,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     summ = sub.add_parser("summary", help="print counts, returns and lengths of a dataset")
     summ.add_argument("dataset", help="a Minari dataset id in the local Minari directory, or a .hdf5 file")
+    summ.add_argument("--env", default=None, help="a registry dataset name (maze2d-umaze): the dataset as its preset "
+                                                  "sees it, after D4RL's relabelling, with the success fraction")
     return parser
 
 
@@ -53,6 +56,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                           progress=not args.no_progress)
             print(f"wrote Minari dataset {dataset_id} ({args.num_steps} transitions) to "
                   f"{minari_root() / dataset_id} in {time.time() - t0:.0f} s")
+        elif args.env:
+            from vitamin_jax.data.preset_summary import preset_summary
+
+            print("\n".join(preset_summary(args.dataset, args.env)))
         else:
             from vitamin_jax.data.loading import load_hdf5, load_minari
             from vitamin_jax.data.preprocess import summarize
@@ -61,6 +68,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 trajs = load_hdf5(args.dataset)
             else:
                 trajs = load_minari(args.dataset)
+            from vitamin_jax.data.validation import check_finite
+
+            check_finite(trajs, args.dataset)
             print(f"{args.dataset}: {summarize(trajs)}")
     except (DatasetError, UnknownDatasetError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -13,6 +13,7 @@ dataset is moved into place in one rename, so an interrupted run leaves no half 
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -136,6 +137,9 @@ def generate_dataset(env: str, *, policy: Union[str, Policy] = "random", num_ste
     else:
         policy_obj, algorithm = policy, type(policy).__name__
 
+    run_config = getattr(policy_obj, "config", None)  # a checkpoint policy reads states in its run's layout
+    layout = run_config.dataset.get("observation_layout", "d4rl") if run_config is not None else "d4rl"
+    to_state = functools.partial(envs.state_vector, family=spec.family, layout=layout)
     temp_root = tempfile.mkdtemp(prefix=_TEMP_PREFIX, dir=root)
     Path(temp_root, _PID_FILE).write_text(str(os.getpid()))
     previous = os.environ.get("MINARI_DATASETS_PATH")
@@ -143,7 +147,7 @@ def generate_dataset(env: str, *, policy: Union[str, Policy] = "random", num_ste
         os.environ["MINARI_DATASETS_PATH"] = temp_root  # Minari writes under this root
         collector = minari.DataCollector(raw_env, record_infos=False)
         try:
-            _collect(collector, policy_obj, envs.flatten_observation, num_steps, seed,
+            _collect(collector, policy_obj, to_state, num_steps, seed,
                      tqdm(total=num_steps, unit="step", desc=f"generate {dataset_id}", disable=not progress,
                           mininterval=1.0))
             metadata: dict = {}

@@ -34,6 +34,7 @@ class DatasetError(RuntimeError):
 class LoadedDataset:
     trajectories: list
     source: str  # e.g. "minari D4RL/pen/human-v2 (/root/.minari/datasets/D4RL/pen/human-v2)"
+    minari_id: str = ""  # the Minari dataset read ('' for hdf5 and toy data): its episodes as recorded
 
 
 # ---------------------------------------------------------------------------- naming
@@ -122,8 +123,13 @@ def load_minari(dataset_id: str, *, download: bool = False, spec: Any = None) ->
 
     path = minari_dataset_path(dataset_id)
     name = f"dataset {spec.name!r}: " if spec is not None else ""
-    fix = fix_instructions(spec, dataset_id) if spec is not None else (
-        f"on a machine with network run `minari download {dataset_id}` and copy it to {path}")
+    if spec is not None:
+        fix = fix_instructions(spec, dataset_id)
+    elif dataset_id.startswith(GENERATED_NAMESPACE + "/"):  # ours: generated, never on Minari's server
+        fix = (f"generate it: python -m vitamin_jax.data generate --env ENV --policy random "
+               f"--dataset-id {dataset_id}")
+    else:
+        fix = f"on a machine with network run `minari download {dataset_id}` and copy it to {path}"
     if not minari_exists(dataset_id):
         if not download:
             raise DatasetError(f"{name}Minari dataset {dataset_id} not found in {minari_root()} "
@@ -141,8 +147,8 @@ def load_minari(dataset_id: str, *, download: bool = False, spec: Any = None) ->
         raise
     except Exception as e:
         raise DatasetError(f"{name}Minari dataset {dataset_id} at {path} could not be read "
-                           f"({type(e).__name__}: {_first_line(e)}); it may be corrupt or incomplete: delete that "
-                           f"directory and download or generate it again. To fix: {fix}") from e
+                           f"({type(e).__name__}: {_first_line(e)}); it may be corrupt or incomplete: delete it "
+                           f"(rm -r {path}), then {fix}") from e
     if not trajs:
         raise DatasetError(f"{name}Minari dataset {dataset_id} at {path} holds no episodes. To fix: {fix}")
     return trajs
@@ -198,6 +204,9 @@ def load_hdf5(path: str, max_episode_steps: Optional[int] = None) -> list[dict]:
     """A legacy D4RL .hdf5 file (keys observations, actions, rewards, terminals, timeouts)."""
     import h5py
 
+    if os.path.isdir(path):
+        raise DatasetError(f"dataset file {path} is a directory, not a D4RL .hdf5 file (config.dataset.path); "
+                           f"give the file's path, or pass a Minari dataset with --config.dataset.minari_id")
     if not os.path.isfile(path):
         raise DatasetError(f"dataset file {path} does not exist (config.dataset.path); give the path of a D4RL "
                            f".hdf5 file, or leave config.dataset.path empty to use the Minari directory "
@@ -229,7 +238,7 @@ def load_trajectories(name: str, *, path: str = "", minari_id: str = "", downloa
         return LoadedDataset([as_trajectory(t) for t in envs.toy_dataset(seed)], f"toy data (seed {seed})")
     dataset_id = minari_id or default_minari_id(spec)
     trajs = load_minari(dataset_id, download=download, spec=spec)
-    return LoadedDataset(trajs, f"minari {dataset_id} ({minari_dataset_path(dataset_id)})")
+    return LoadedDataset(trajs, f"minari {dataset_id} ({minari_dataset_path(dataset_id)})", dataset_id)
 
 
 def load_from_config(config: Any, spec: Any = None) -> LoadedDataset:

@@ -1,5 +1,8 @@
 """Offline preprocessing, in the original's order (docs/design.md#preprocessing).
 
+`offline_data` first gives Minari's data the task D4RL scored (`vitamin_jax.data.relabel`:
+maze rewards, ends and states from the fixed goal; Adroit rewards with D4RL's sign), then:
+
 1. for AntMaze, removal of one-step trajectories beyond the first 9; then the dataset's
    reward transform `DatasetSpec.wrap_reward` (hammer / 1000; pen, door, relocate / 100;
    AntMaze - 1), the same function the environment wrapper applies online;
@@ -152,16 +155,24 @@ def offline_data(config: Any, spec: Optional[Any] = None, *, verbose: bool = Tru
     from vitamin_jax import envs
     from vitamin_jax.data.generate import generate_if_missing
     from vitamin_jax.data.loading import load_from_config
+    from vitamin_jax.data.relabel import apply as d4rl_task
+    from vitamin_jax.data.validation import check_finite, check_matches_env
+    from vitamin_jax.envs.options import env_options
 
     spec = spec if spec is not None else envs.get_spec(config.env_name)
     generate_if_missing(config, spec)
     loaded = load_from_config(config, spec)
+    trajectories, notes = d4rl_task(loaded, spec, config)  # D4RL's maze rewards, ends and states; Adroit rewards
+    check_finite(trajectories, f"{spec.name} ({loaded.source})")
+    check_matches_env(trajectories, spec, f"{spec.name} ({loaded.source})", env_kwargs=env_options(config))
     data = preprocess_trajectories(
-        loaded.trajectories, wrap_reward=spec.wrap_reward,
+        trajectories, wrap_reward=spec.wrap_reward,
         remove_trivial_trajs=bool(config.dataset.remove_trivial_trajs) and spec.family == "antmaze",
         delayed_reward=int(config.dataset.delayed_reward), source=loaded.source,
     )
     if verbose:
         print(f"dataset {spec.name} from {loaded.source}: {data.loaded_summary}")
+        for note in notes:
+            print(f"  {note}")
         print(f"  after preprocessing (lowest-return trajectory dropped): {data.summary}")
     return data

@@ -9,12 +9,13 @@ import gymnasium as gym
 import numpy as np
 
 from vitamin_jax.envs.registry import (
-    REGISTRY, DatasetSpec, FrozenKwargs, UnknownDatasetError, dataset_names, get_spec,
+    GOAL_RADIUS, REGISTRY, DatasetSpec, EnvVersion, FrozenKwargs, UnknownDatasetError, dataset_names, get_spec,
 )
 from vitamin_jax.envs.toy import TOY_ENV_ID, SingleStateToyEnv, toy_dataset, toy_reward
 from vitamin_jax.envs.wrappers import (
-    AffineReward, D4RLAdroitReward, DelayedReward, FlattenGoalObservation, Float32Observation, SeedFirstReset,
-    flatten_observation,
+    MAZE_LAYOUTS, AffineReward, D4RLAdroitReward, D4RLMazeGoal, D4RLMazeObservation, DelayedReward,
+    FlattenGoalObservation, Float32Observation, PenDropTermination, SeedFirstReset, ZeroPadObservation,
+    d4rl_maze_observation, flatten_observation, goal_layout_to_d4rl, state_vector,
 )
 
 # The autoreset mode of make_vector_env; the rollout worker relies on it.
@@ -72,39 +73,59 @@ def _adroit_reward_differs_from_d4rl(spec: DatasetSpec) -> bool:
 
 
 def make_env(name: str, seed: Optional[int] = None, delayed_reward: int = 0, *, raw: bool = False,
-             d4rl_adroit_reward: bool = True) -> gym.Env:
+             d4rl_adroit_reward: bool = True, d4rl_goal: bool = True, pen_termination: bool = True,
+             observation_layout: str = "d4rl", legacy_env: bool = False) -> gym.Env:
     """The environment of dataset `name`, with D4RL's time limit.
 
     raw=False (training and evaluation): delayed reward when `delayed_reward` > 1 (innermost,
     as the original, so the per-family constants apply to the paid sum), then r / divisor +
-    shift, then flat float32 observations (goal-conditioned mazes: observation, achieved_goal,
+    shift, then flat float32 observations. Mazes: `observation_layout` 'd4rl' gives D4RL's
+    state (maze2d 4, antmaze 29 dims, no goal), 'goal' concat(observation, achieved_goal,
     desired_goal). raw=True: the bare env (dict observations, rewards in the env's units) for
-    dataset generation. In both, door/hammer/relocate rewards are D4RL's (D4RLAdroitReward)
-    unless `d4rl_adroit_reward=False`.
+    dataset generation. In both, D4RL's task unless switched off: door/hammer/relocate rewards
+    with D4RL's sign (`d4rl_adroit_reward`), the mazes' one fixed goal and 0.5 radius
+    (`d4rl_goal`; AntMaze ends there), pen episodes ending at a drop (`pen_termination`).
+    `legacy_env=True` builds the registry's `legacy_env` instead (ant: Ant-v4 and 84 zero
+    contact forces, D4RL's 111 dims), for D4RL's own files (`vitamin_jax.envs.options.env_options`).
 
     Seeding: with `seed`, the action and observation spaces are seeded and (raw=False) the
     first reset uses `seed` when the caller passes none (SeedFirstReset); later resets, and
     every reset of a raw env, are the caller's to seed.
     """
     spec = get_spec(name)
+    if observation_layout not in MAZE_LAYOUTS:
+        raise ValueError(f"observation_layout must be one of {MAZE_LAYOUTS}, got {observation_layout!r}")
     if spec.family in ("adroit", "antmaze", "maze2d"):
         _register_robotics()
-    kwargs = dict(spec.env_kwargs)
+    env_id, kwargs = spec.env_id, dict(spec.env_kwargs)
+    if legacy_env:
+        if spec.legacy_env is None:
+            raise ValueError(f"dataset {name!r} has no legacy environment version in the registry")
+        env_id, kwargs = spec.legacy_env.env_id, dict(spec.legacy_env.env_kwargs)
     if "maze_map" in kwargs:  # lists, as gymnasium-robotics documents and Minari records them
         kwargs["maze_map"] = [list(row) for row in kwargs["maze_map"]]
     with warnings.catch_warnings():
         # AntMaze v4 is deliberate: its 27-dim ant observation is what D4RL and Minari's
         # D4RL/antmaze data have (v5 adds contact forces); gymnasium warns v4 is out of date.
-        warnings.filterwarnings("ignore", message=r".*AntMaze_\w+-v4 is out of date", category=DeprecationWarning)
-        env = gym.make(spec.env_id, max_episode_steps=spec.max_episode_steps, **kwargs)
+        # The legacy Ant-v4 likewise: it gives D4RL's 111-dim observation.
+        warnings.filterwarnings("ignore", message=r".*Ant(Maze_\w+)?-v4 is out of date", category=DeprecationWarning)
+        env = gym.make(env_id, max_episode_steps=spec.max_episode_steps, **kwargs)
+    if legacy_env and spec.legacy_env.zero_dims:
+        env = ZeroPadObservation(env, spec.legacy_env.zero_dims)
     if d4rl_adroit_reward and _adroit_reward_differs_from_d4rl(spec):
         env = D4RLAdroitReward(env)
+    if pen_termination and spec.family == "adroit" and spec.name.startswith("pen-"):
+        env = PenDropTermination(env)
+    if d4rl_goal and spec.is_goal_conditioned:
+        env = D4RLMazeGoal(env, spec.goal_xy, GOAL_RADIUS, terminate=spec.family == "antmaze")
     if not raw:
         if delayed_reward and delayed_reward > 1:
             env = DelayedReward(env, delayed_reward)
         if spec.reward_divisor != 1.0 or spec.reward_shift != 0.0:
             env = gym.wrappers.TransformReward(env, AffineReward(spec))
-        if spec.is_goal_conditioned:
+        if spec.is_goal_conditioned and observation_layout == "d4rl":
+            env = D4RLMazeObservation(env, spec.family)
+        elif spec.is_goal_conditioned:
             env = FlattenGoalObservation(env)
         elif env.observation_space.dtype != np.float32:
             env = Float32Observation(env)
@@ -138,8 +159,8 @@ def success_rate(name: str, raw_returns: Optional[Sequence[float]] = None, *,
                  episode_lengths: Optional[Sequence[int]] = None) -> float:
     """AntMaze: the fraction (not the original's count out of 10) of episodes that reached the goal.
 
-    From raw sparse returns: the eval env ends the episode on the first step within 0.45 of the
-    goal and pays 1 there, 0 elsewhere, so return > 0 iff reached. Or, as the original, from
+    From raw sparse returns: the eval env ends the episode on the first step within 0.5 of the
+    fixed goal and pays 1 there, 0 elsewhere, so return > 0 iff reached. Or, as the original, from
     episode lengths: an episode shorter than the time limit ended at the goal (this misses a
     goal reached on the very last step, which the return counts).
     """
@@ -158,8 +179,10 @@ def success_rate(name: str, raw_returns: Optional[Sequence[float]] = None, *,
 
 
 __all__ = [
-    "AUTORESET_MODE", "REGISTRY", "DatasetSpec", "FrozenKwargs", "UnknownDatasetError", "dataset_names", "get_spec",
-    "make_env", "make_vector_env", "normalized_score", "success_rate", "flatten_observation", "toy_dataset",
-    "toy_reward", "AffineReward", "D4RLAdroitReward", "DelayedReward", "FlattenGoalObservation",
-    "Float32Observation", "SeedFirstReset",
+    "AUTORESET_MODE", "GOAL_RADIUS", "MAZE_LAYOUTS", "REGISTRY", "DatasetSpec", "EnvVersion", "FrozenKwargs",
+    "UnknownDatasetError", "dataset_names", "get_spec", "make_env", "make_vector_env", "normalized_score",
+    "success_rate", "d4rl_maze_observation", "flatten_observation", "goal_layout_to_d4rl", "state_vector",
+    "toy_dataset", "toy_reward", "AffineReward", "D4RLAdroitReward", "D4RLMazeGoal", "D4RLMazeObservation",
+    "DelayedReward", "FlattenGoalObservation", "Float32Observation", "PenDropTermination", "SeedFirstReset",
+    "ZeroPadObservation",
 ]

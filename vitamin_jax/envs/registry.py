@@ -17,7 +17,9 @@ gymnasium-robotics, so the maps below follow Minari's data:
   from the data's; we do not use it.)
 - PointMaze: Minari's evaluation maps (D4RL's fixed goals: open centre, umaze (1, 1), medium
   (6, 6), large (7, 9)); no R cell, so the start is random among free cells, as D4RL's maze2d.
-gymnasium-robotics counts the goal as reached within 0.45 (D4RL: 0.5).
+gymnasium-robotics counts the goal as reached within 0.45 of a goal it re-noises on every
+reset; D4RL (and these specs: `goal_xy`, GOAL_RADIUS) use one fixed goal and 0.5
+(docs/faithfulness.md#goal-radius).
 """
 
 from __future__ import annotations
@@ -28,8 +30,12 @@ import re
 import types
 from typing import Any, Iterator, Mapping, NamedTuple, Optional
 
+import numpy as np
+
 R, G = "r", "g"
 TOY_ENV_ID = "vitamin/SingleStateToy-v0"  # registered by vitamin_jax.envs
+GOAL_RADIUS = 0.5  # D4RL's goal_reaching_env and maze2d reward (gymnasium-robotics: 0.45)
+_MAZE_SCALING = {"antmaze": 4.0, "maze2d": 1.0}  # gymnasium-robotics' maze_size_scaling
 
 ANT_UMAZE = [
     [1, 1, 1, 1, 1],
@@ -107,6 +113,16 @@ class FrozenKwargs(Mapping):
 
 
 @dataclasses.dataclass(frozen=True)
+class EnvVersion:
+    """Another environment version, for data recorded with other observation dims than `env_id`'s."""
+
+    env_id: str
+    env_kwargs: Mapping  # FrozenKwargs
+    obs_dim: int  # the observation size it gives (what the data must have)
+    zero_dims: int = 0  # zeros appended to env_id's observation (D4RL's all-zero contact forces)
+
+
+@dataclasses.dataclass(frozen=True)
 class DatasetSpec:
     """Everything the rest of the code needs to know about one dataset name."""
 
@@ -122,7 +138,24 @@ class DatasetSpec:
     ref_max: float
     minari_id: Optional[str]  # None: generated locally (MuJoCo random, medium-replay; toy)
     critic_layer_norm: bool
-    is_goal_conditioned: bool  # dict observations, flattened by make_env
+    is_goal_conditioned: bool  # dict observations; make_env gives D4RL's flat layout (or goal-appended)
+    goal_cell: Optional[tuple] = None  # mazes: (row, col) of the one evaluation goal (the map's G)
+    maze_scaling: float = 0.0  # mazes: gymnasium-robotics' maze_size_scaling (AntMaze 4, PointMaze 1)
+    legacy_env: Optional[EnvVersion] = None  # reproduces D4RL's hdf5 dims where env_id does not (ant)
+
+    @property
+    def goal_xy(self):
+        """The fixed evaluation goal, the goal cell's centre in gymnasium-robotics coordinates [2].
+
+        D4RL's maze2d target is its goal cell exactly; its antmaze target adds a random offset of
+        up to a quarter cell, drawn once (docs/faithfulness.md#goal-radius).
+        """
+        if self.goal_cell is None:
+            raise ValueError(f"dataset {self.name!r} has no maze goal")
+        rows, cols = len(self.env_kwargs["maze_map"]), len(self.env_kwargs["maze_map"][0])
+        row, col = self.goal_cell
+        scale = self.maze_scaling
+        return np.array([(col + 0.5) * scale - cols / 2 * scale, rows / 2 * scale - (row + 0.5) * scale])
 
     def wrap_reward(self, reward):
         """Environment reward -> the units training sees: r / divisor + shift (scalars or arrays)."""
@@ -144,8 +177,13 @@ class _Row(NamedTuple):
     ref_min: float
     ref_max: float
     maze: Optional[list] = None
+    legacy: Optional[EnvVersion] = None
 
 
+# D4RL's Ant-v2 observation is 27 + 84 contact forces = 111, and in D4RL's files (mujoco 2.x) those
+# 84 are all zero, as its reward's contact cost was (D4RL issue 143). Ant-v5 gives 105; Ant-v4 without
+# contact forces (27, no contact cost) plus 84 zeros is D4RL's env (docs/faithfulness.md#mujoco-datasets).
+_D4RL_ANT = EnvVersion("Ant-v4", FrozenKwargs(use_contact_forces=False), 111, zero_dims=84)
 _MUJOCO = ("random", "medium", "medium-replay", "expert")
 _ADROIT = ("human", "cloned", "expert")
 
@@ -157,7 +195,7 @@ _TABLE = tuple(_Row(*row) for row in (
     ("hopper",         "mujoco",  "Hopper-v5",             _MUJOCO,             1000, 1.0,    1e-3, -20.272305,  3234.3),
     ("halfcheetah",    "mujoco",  "HalfCheetah-v5",        _MUJOCO,             1000, 1.0,    1e-3, -280.178953, 12135.0),
     ("walker2d",       "mujoco",  "Walker2d-v5",           _MUJOCO,             1000, 1.0,    1e-3, 1.629008,    4592.3),
-    ("ant",            "mujoco",  "Ant-v5",                _MUJOCO,             1000, 1.0,    1e-3, -325.6,      3879.7),
+    ("ant",            "mujoco",  "Ant-v5",                _MUJOCO,             1000, 1.0,    1e-3, -325.6,      3879.7,     None, _D4RL_ANT),
     ("pen",            "adroit",  "AdroitHandPen-v1",      _ADROIT,             100,  100.0,  1.0,  96.262799,   3076.8331017826877),
     ("hammer",         "adroit",  "AdroitHandHammer-v1",   _ADROIT,             200,  1000.0, 1.0,  -274.856578, 12794.134825156867),
     ("door",           "adroit",  "AdroitHandDoor-v1",     _ADROIT,             200,  100.0,  1e-3, -56.512833,  2880.5693087298737),
@@ -197,6 +235,16 @@ def _env_kwargs(row: _Row) -> Mapping:
                         reward_type="sparse")
 
 
+def _goal_cell(maze: Optional[list]) -> Optional[tuple]:
+    """(row, col) of the single G cell of a maze map."""
+    if maze is None:
+        return None
+    cells = [(i, j) for i, row in enumerate(maze) for j, cell in enumerate(row) if cell == G]
+    if len(cells) != 1:
+        raise ValueError(f"a maze needs exactly one goal cell, found {cells}")
+    return cells[0]
+
+
 def _build_registry() -> dict[str, DatasetSpec]:
     specs = {}
     for row in _TABLE:
@@ -209,6 +257,8 @@ def _build_registry() -> dict[str, DatasetSpec]:
                 ref_min=row.ref_min, ref_max=row.ref_max, minari_id=_minari_id(row, kind),
                 critic_layer_norm=row.family in ("adroit", "antmaze", "maze2d"),
                 is_goal_conditioned=row.family in ("antmaze", "maze2d"),
+                goal_cell=_goal_cell(row.maze), maze_scaling=_MAZE_SCALING.get(row.family, 0.0),
+                legacy_env=row.legacy,
             )
     return specs
 

@@ -1,4 +1,4 @@
-"""Environment wrappers: delayed reward, reward constants, flat goal observations, seeding."""
+"""Environment wrappers: delayed reward, reward constants, maze observations and goals, pen drops, seeding."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ import gymnasium as gym
 import numpy as np
 
 GOAL_KEYS = ("observation", "achieved_goal", "desired_goal")
+# How a maze's dict observation becomes one state vector (docs/faithfulness.md#maze2d-environments):
+# 'd4rl': D4RL's layout, no goal (maze2d: x, y, vx, vy; antmaze: x, y, then the rest of qpos, then
+# qvel); 'goal': concat(observation, achieved_goal, desired_goal).
+MAZE_LAYOUTS = ("d4rl", "goal")
 
 
 def flatten_observation(obs: Any) -> np.ndarray:
@@ -24,6 +28,122 @@ def flatten_observation(obs: Any) -> np.ndarray:
             raise KeyError(f"goal observation lacks {missing}; has {sorted(obs)}")
         return np.concatenate([np.asarray(obs[k], np.float32) for k in GOAL_KEYS], axis=-1)
     return np.asarray(obs, np.float32)
+
+
+def d4rl_maze_observation(obs: Mapping, family: str) -> np.ndarray:
+    """Dict observation -> D4RL's state: maze2d `observation` [.., 4]; antmaze (x, y, observation) [.., 29].
+
+    gymnasium-robotics splits the ant's qpos + qvel into achieved_goal (x, y) and observation
+    (the other 27), so prepending the position restores D4RL's 29-dim ant vector.
+    """
+    observation = np.asarray(obs["observation"], np.float32)
+    if family == "maze2d":
+        return observation
+    if family == "antmaze":
+        return np.concatenate([np.asarray(obs["achieved_goal"], np.float32), observation], axis=-1)
+    raise ValueError(f"no D4RL maze layout for family {family!r}")
+
+
+def state_vector(obs: Any, family: str, layout: str = "d4rl") -> np.ndarray:
+    """One observation as the flat float32 state `make_env` gives (mazes: `layout`'s; others as they are)."""
+    if isinstance(obs, Mapping) and layout == "d4rl" and family in ("maze2d", "antmaze"):
+        return d4rl_maze_observation(obs, family)
+    return flatten_observation(obs)
+
+
+def goal_layout_to_d4rl(states: np.ndarray, family: str) -> np.ndarray:
+    """[.., d + 4] states in the 'goal' layout (observation, achieved, desired) -> D4RL's layout."""
+    d = states.shape[-1] - 4
+    return d4rl_maze_observation({"observation": states[..., :d], "achieved_goal": states[..., d:d + 2]}, family)
+
+
+class D4RLMazeObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
+    """Maze dict observations -> D4RL's flat float32 state (no goal; see `d4rl_maze_observation`)."""
+
+    def __init__(self, env: gym.Env, family: str):
+        gym.utils.RecordConstructorArgs.__init__(self, family=family)
+        gym.ObservationWrapper.__init__(self, env)
+        self.family = family
+        spaces = env.observation_space.spaces
+        bounds = {k: (np.broadcast_to(spaces[k].low, spaces[k].shape), np.broadcast_to(spaces[k].high, spaces[k].shape))
+                  for k in ("observation", "achieved_goal")}
+        low = d4rl_maze_observation({k: v[0] for k, v in bounds.items()}, family)
+        high = d4rl_maze_observation({k: v[1] for k, v in bounds.items()}, family)
+        self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
+
+    def observation(self, observation) -> np.ndarray:
+        return d4rl_maze_observation(observation, self.family)
+
+
+class D4RLMazeGoal(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """D4RL's maze task in gymnasium-robotics: one fixed goal, reached within `radius` (0.5).
+
+    gymnasium-robotics re-noises the goal on every reset (up to a quarter cell per axis) and
+    counts it reached within 0.45. Here the goal is `goal_xy` after every reset, the sparse
+    reward is 1 within `radius` of it after the step (as D4RL's maze2d and goal_reaching_env),
+    and with `terminate` (AntMaze evaluation, as D4RL's) the episode ends there.
+    info['success'] follows the same rule. Observations stay dicts; desired_goal is `goal_xy`.
+    """
+
+    def __init__(self, env: gym.Env, goal_xy, radius: float = 0.5, terminate: bool = False):
+        gym.utils.RecordConstructorArgs.__init__(self, goal_xy=tuple(float(g) for g in goal_xy), radius=radius,
+                                                 terminate=terminate)
+        gym.Wrapper.__init__(self, env)
+        self.goal_xy = np.asarray(goal_xy, np.float64)
+        self.radius, self.terminate = float(radius), bool(terminate)
+
+    def _reached(self, obs: Mapping) -> bool:
+        return bool(np.linalg.norm(np.asarray(obs["achieved_goal"]) - self.goal_xy) <= self.radius)
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        u = self.env.unwrapped
+        u.goal = self.goal_xy.copy()
+        u.update_target_site_pos()
+        obs = {**obs, "desired_goal": self.goal_xy.copy()}
+        return obs, {**info, "success": self._reached(obs)}
+
+    def step(self, action):
+        obs, _, terminated, truncated, info = self.env.step(action)
+        reached = self._reached(obs)
+        terminated = bool(terminated) or (self.terminate and reached)
+        return obs, float(reached), terminated, truncated, {**info, "success": reached}
+
+
+class PenDropTermination(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """D4RL's pen_v0 ends the episode when the pen drops (object z < 0.075); gymnasium-robotics never does.
+
+    Without it every step after a drop adds the -5 drop penalty (docs/faithfulness.md#adroit-environments-and-datasets).
+    The reward is unchanged: both pay the -5 on the drop step.
+    """
+
+    DROP_HEIGHT = 0.075
+
+    def __init__(self, env: gym.Env):
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.Wrapper.__init__(self, env)
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        u = self.env.unwrapped
+        dropped = bool(u.data.xpos[u.obj_body_id][2] < self.DROP_HEIGHT)
+        return obs, reward, bool(terminated) or dropped, truncated, info
+
+
+class ZeroPadObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
+    """`count` zeros appended to the observation: D4RL's Ant-v2 contact forces, all zero under mujoco 2.x."""
+
+    def __init__(self, env: gym.Env, count: int):
+        gym.utils.RecordConstructorArgs.__init__(self, count=count)
+        gym.ObservationWrapper.__init__(self, env)
+        self.count = int(count)
+        space = env.observation_space
+        pad = np.zeros(self.count, space.dtype)
+        self.observation_space = gym.spaces.Box(np.concatenate([space.low, pad]), np.concatenate([space.high, pad]),
+                                                dtype=space.dtype)
+
+    def observation(self, observation) -> np.ndarray:
+        return np.concatenate([observation, np.zeros(self.count, np.asarray(observation).dtype)])
 
 
 class FlattenGoalObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):

@@ -1,0 +1,128 @@
+"""One run per workdir: an exclusive lock, and a saved config that a resume must match.
+
+A workdir holds one run. `claim_workdir` checks that the directory can hold a run, takes an
+OS lock on `workdir/.lock` (released by the kernel when the process dies, so `kill -9` never
+leaves a stale lock), compares the requested config with the run's saved `config.json`, and
+only then writes anything. A resume may change presentation fields and raise the online
+budget; any other change is refused with the list of differing fields.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from typing import Any, Optional
+
+import ml_collections
+
+CONFIG_FILE = "config.json"
+LOCK_FILE = ".lock"
+# Fields that change how a run is shown or kept, not what it computes.
+PRESENTATION_FIELDS = ("log.progress_bar", "log.tensorboard", "checkpoint.keep")
+BUDGET_FIELD = "online.max_online_transitions"  # may be raised: the run continues to the new budget
+
+
+class WorkdirError(RuntimeError):
+    """The workdir cannot hold this run (busy, not a directory, another run's config)."""
+
+
+def flatten(tree: Any, prefix: str = "") -> dict:
+    """{'a.b': value} for a nested dict (lists kept as values)."""
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out = {}
+    for key, value in tree.items():
+        out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def config_changes(saved: dict, requested: dict) -> list[tuple[str, Any, Any]]:
+    """(field, saved value, requested value) for every field that differs, presentation and budget raises excluded."""
+    a, b = flatten(saved), flatten(requested)
+    changes = []
+    for field in sorted(set(a) | set(b)):
+        old, new = a.get(field, "<absent>"), b.get(field, "<absent>")
+        if old == new or field in PRESENTATION_FIELDS:
+            continue
+        if field == BUDGET_FIELD and isinstance(old, (int, float)) and isinstance(new, (int, float)) and new > old:
+            continue
+        changes.append((field, old, new))
+    return changes
+
+
+class WorkdirLock:
+    """An exclusive `flock` on `workdir/.lock` that holds the owner's pid; `release` or process death frees it."""
+
+    def __init__(self, workdir: str):
+        self.path = os.path.join(workdir, LOCK_FILE)
+        self._fd: Optional[int] = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self._fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(self._fd)
+            self._fd = None
+            raise WorkdirError(f"workdir {workdir} is in use by another run (pid {holder}); wait for it to finish, "
+                               f"or use another --workdir") from None
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def _check_layout(workdir: str) -> None:
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
+        raise WorkdirError(f"workdir {workdir} is a file, not a directory; pass another --workdir")
+    for name, want_dir in (("checkpoints", True), ("metrics.jsonl", False), ("tensorboard", True),
+                           (CONFIG_FILE, False)):
+        path = os.path.join(workdir, name)
+        if os.path.exists(path) and os.path.isdir(path) != want_dir:
+            kind = "a file" if want_dir else "a directory"
+            raise WorkdirError(f"{path} is {kind}, which a run's workdir never holds; move it away or use "
+                               f"another --workdir")
+
+
+def has_progress(workdir: str) -> bool:
+    """True once the run has written an evaluation record or a checkpoint (a start that failed has not)."""
+    metrics = os.path.join(workdir, "metrics.jsonl")
+    checkpoints = os.path.join(workdir, "checkpoints")
+    return ((os.path.isfile(metrics) and os.path.getsize(metrics) > 0)
+            or (os.path.isdir(checkpoints) and any(name.isdigit() for name in os.listdir(checkpoints))))
+
+
+def claim_workdir(workdir: str, config: ml_collections.ConfigDict) -> WorkdirLock:
+    """Create and lock `workdir`, refuse a config that differs from its saved run, then write config.json."""
+    _check_layout(workdir)
+    try:
+        os.makedirs(workdir, exist_ok=True)
+        lock = WorkdirLock(workdir)
+    except OSError as e:
+        raise WorkdirError(f"workdir {workdir!r} is not writable: {e.strerror}") from None
+    try:
+        requested = json.loads(config.to_json_best_effort())
+        saved_path = os.path.join(workdir, CONFIG_FILE)
+        if os.path.exists(saved_path) and has_progress(workdir):
+            try:
+                with open(saved_path) as f:
+                    saved = json.load(f)
+            except (OSError, ValueError) as e:
+                raise WorkdirError(f"{saved_path} is unreadable ({e}); it is another run's record: move it away or "
+                                   f"use another --workdir") from None
+            changes = config_changes(saved, requested)
+            if changes:
+                listed = ", ".join(f"{field}: {old} -> {new}" for field, old, new in changes)
+                raise WorkdirError(f"workdir {workdir} holds a run with another config ({listed}); resume it with "
+                                   f"its own config, or start this one in another --workdir")
+        temp = saved_path + ".tmp"
+        with open(temp, "w") as f:
+            f.write(config.to_json_best_effort(indent=2))
+        os.replace(temp, saved_path)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
