@@ -1,0 +1,373 @@
+"""Run a grid of (preset, algo, seeds) cells as jobs, locally or on Slurm, through submitit.
+
+  python -m vitamin_jax.sweep --config=configs/mujoco.py --presets=hopper-random,halfcheetah-random \\
+      --algos=td3_odt,odt,td3 --seeds=0-4 --seeds-per-job=5 --out=DIR [--config.FIELD=VALUE ...]
+      [--executor=local --max-parallel=2 | --executor=slurm --slurm.partition=gpu --slurm.time=600 ...]
+      [--dry-run]
+
+One job per cell, in its own workdir `DIR/<preset>/<algo>/seeds_<a>-<b>/`; a job with S
+seeds runs them vmapped in one process (`config.num_seeds`). Jobs are ordinary resumable
+runs, so rerunning the same command skips finished cells and resumes the others from their
+checkpoints, and a Slurm job that is preempted is requeued and resumes the same way. The
+workdir's saved config decides what a cell is: a changed override reaches a cell only as a
+refused resume (a failed cell), never as a mixed run. `DIR/sweep.json` records the grid,
+the overrides, and each cell's job id and state. The local executor prints a live table and
+exits non-zero listing the failed cells with the last line of their logs; the Slurm executor
+submits one job array and returns (rerun the command later to see the state).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import json
+import os
+import sys
+import time
+from typing import Any, Optional, Sequence
+
+import submitit
+
+MANIFEST = "sweep.json"
+SUMMARY = "summary.json"  # written by a cell's job when its run reaches the budget
+SLURM_OPTIONS = ("partition", "gpus-per-job", "cpus-per-job", "time", "mem", "nodes", "tasks-per-node")
+
+
+class SweepError(ValueError):
+    """A bad grid or option; printed as one line."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    preset: str
+    algo: str
+    seeds: tuple[int, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.preset}/{self.algo}/seeds_{self.seeds[0]}-{self.seeds[-1]}"
+
+
+# ---------------------------------------------------------------------------- the grid
+def parse_seeds(text: str) -> list[int]:
+    """'0-4' -> [0, 1, 2, 3, 4]; '0,2,7' -> [0, 2, 7]; consecutive groups of these make jobs."""
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            if "-" in part:
+                first, last = (int(x) for x in part.split("-"))
+                seeds += list(range(first, last + 1))
+            else:
+                seeds.append(int(part))
+    except ValueError:
+        raise SweepError(f"--seeds={text!r}: give a range like 0-4 or a list like 0,2,7") from None
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise SweepError(f"--seeds={text!r}: seeds must be distinct non-negative integers")
+    return seeds
+
+
+def make_cells(presets: Sequence[str], algos: Sequence[str], seeds: Sequence[int], per_job: int) -> list[Cell]:
+    """One cell per (preset, algo, group of `per_job` consecutive seeds): a vmapped group needs consecutive seeds."""
+    groups, current = [], []
+    for seed in seeds:
+        if current and (len(current) == per_job or seed != current[-1] + 1):
+            groups.append(tuple(current))
+            current = []
+        current.append(seed)
+    groups.append(tuple(current))
+    return [Cell(p, a, g) for p in presets for a in algos for g in groups]
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """'--config.a.b=VALUE' -> ('a.b', value), the value read as a Python literal when it is one."""
+    body = text[len("--config."):]
+    if "=" not in body:
+        raise SweepError(f"{text}: overrides are --config.FIELD=VALUE")
+    field, raw = body.split("=", 1)
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = {"true": True, "false": False}.get(raw.lower(), raw)
+    return field, value
+
+
+def cell_config(config_file: str, cell: Cell, overrides: Sequence[tuple[str, Any]]):
+    """The config of one cell: the preset, the algo, its first seed and seed count, then the overrides."""
+    from vitamin_jax.configuration import load_config
+
+    config = load_config(f"{config_file}:{cell.preset}")
+    config.algo = cell.algo
+    config.seed = cell.seeds[0]
+    config.num_seeds = len(cell.seeds)
+    for field, value in overrides:
+        *parents, leaf = field.split(".")
+        target = config
+        for part in parents:
+            if not hasattr(target, "keys") or part not in target:
+                raise SweepError(f"--config.{field}: no such config field")
+            target = target[part]
+        if not hasattr(target, "keys") or leaf not in target:
+            raise SweepError(f"--config.{field}: no such config field")
+        try:
+            target[leaf] = value
+        except (TypeError, ValueError) as e:
+            raise SweepError(f"--config.{field}={value!r}: {str(e).splitlines()[0]}") from None
+    return config
+
+
+# ---------------------------------------------------------------------------- one job
+class CellJob(submitit.helpers.Checkpointable):
+    """A cell's run; on preemption or timeout submitit requeues it with the same arguments (it resumes)."""
+
+    def __call__(self, config_file: str, cell: Cell, overrides: list, workdir: str) -> dict:
+        from vitamin_jax.train import train_and_evaluate
+
+        summary = train_and_evaluate(cell_config(config_file, cell, overrides), workdir)
+        temp = os.path.join(workdir, SUMMARY + ".tmp")
+        with open(temp, "w") as f:
+            json.dump(summary, f, indent=1)
+        os.replace(temp, os.path.join(workdir, SUMMARY))
+        return summary
+
+
+def cell_finished(workdir: str, budget: int) -> bool:
+    path = os.path.join(workdir, SUMMARY)
+    if not os.path.exists(path):
+        return False
+    with open(path) as f:
+        return json.load(f).get("online_transitions", -1) >= budget
+
+
+def latest_score(workdir: str) -> Optional[float]:
+    from vitamin_jax.logger import read_metrics
+
+    records = read_metrics(workdir)
+    return records[-1]["normalized_score"] if records else None
+
+
+def last_log_line(job: Any) -> str:
+    for path in (job.paths.stderr, job.paths.stdout):
+        try:
+            lines = [line.strip() for line in open(path) if line.strip()]
+        except OSError:
+            continue
+        if lines:
+            return lines[-1]
+    return "no log"
+
+
+def prepare_datasets(config_file: str, cells: Sequence[Cell], overrides: list) -> None:
+    """Generate missing random-policy datasets once, here, before jobs that would race to write them."""
+    from vitamin_jax import envs
+    from vitamin_jax.data.generate import generate_if_missing
+
+    done = set()
+    for cell in cells:
+        config = cell_config(config_file, cell, overrides)
+        key = (config.env_name, config.dataset.minari_id, config.dataset.generate_num_steps)
+        if key not in done:
+            generate_if_missing(config, envs.get_spec(config.env_name))
+            done.add(key)
+
+
+# ---------------------------------------------------------------------------- the manifest
+def load_manifest(out: str) -> dict:
+    path = os.path.join(out, MANIFEST)
+    if not os.path.exists(path):
+        return {"cells": {}}
+    with open(path) as f:
+        return json.load(f)
+
+
+def save_manifest(out: str, manifest: dict) -> None:
+    temp = os.path.join(out, MANIFEST + ".tmp")
+    with open(temp, "w") as f:
+        json.dump(manifest, f, indent=1)
+    os.replace(temp, os.path.join(out, MANIFEST))
+
+
+# ---------------------------------------------------------------------------- executors
+def slurm_parameters(options: dict, max_parallel: int) -> dict:
+    """submitit SlurmExecutor parameters from --slurm.* options (time in minutes, as sbatch)."""
+    params = {"array_parallelism": max_parallel, "job_name": "vitamin_jax"}
+    mapping = {"partition": "partition", "gpus-per-job": "gpus_per_node", "cpus-per-job": "cpus_per_task",
+               "time": "time", "mem": "mem", "nodes": "nodes", "tasks-per-node": "ntasks_per_node"}
+    for key, value in options.items():
+        params[mapping[key]] = int(value) if key in ("gpus-per-job", "cpus-per-job", "time", "nodes",
+                                                     "tasks-per-node") else value
+    params.setdefault("time", 24 * 60)
+    return params
+
+
+def sbatch_lines(params: dict, array_size: int) -> list[str]:
+    """The sbatch options a submission uses, as sbatch spells them."""
+    flags = {"gpus_per_node": "gpus-per-node", "cpus_per_task": "cpus-per-task", "ntasks_per_node": "ntasks-per-node",
+             "job_name": "job-name"}
+    lines = [f"#SBATCH --array=0-{array_size - 1}%{params['array_parallelism']}"]
+    lines += [f"#SBATCH --{flags.get(k, k)}={v}" for k, v in sorted(params.items()) if k != "array_parallelism"]
+    return lines
+
+
+def _table(rows: list[tuple[str, str, str]]):
+    from rich.table import Table
+
+    table = Table(title="sweep")
+    for column in ("cell", "state", "score"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    counts = {s: sum(r[1] == s for r in rows) for s in ("done", "running", "pending", "failed")}
+    table.caption = ", ".join(f"{n} {s}" for s, n in counts.items())
+    return table
+
+
+def run_local(out: str, config_file: str, todo: list[Cell], overrides: list, manifest: dict, max_parallel: int,
+              timeout_min: int, progress: bool) -> list[tuple[Cell, str]]:
+    """Run `todo` with submitit's local executor, at most `max_parallel` at a time; [(cell, log line)] of failures."""
+    from rich.console import Console
+    from rich.live import Live
+
+    executor = submitit.LocalExecutor(folder=os.path.join(out, "logs"))
+    executor.update_parameters(timeout_min=timeout_min)
+    pending, running, failed = list(todo), {}, []
+    states = {c.name: "pending" for c in todo}
+    console = Console(file=sys.stdout if progress else open(os.devnull, "w"))
+    with Live(console=console, refresh_per_second=1, transient=False) as live:
+        while pending or running:
+            while pending and len(running) < max_parallel:
+                cell = pending.pop(0)
+                job = executor.submit(CellJob(), config_file, cell, overrides, os.path.join(out, cell.name))
+                running[cell.name] = (cell, job)
+                states[cell.name] = "running"
+                manifest["cells"][cell.name].update(job_id=str(job.job_id), state="running")
+                save_manifest(out, manifest)
+            for name, (cell, job) in list(running.items()):
+                if job.done():
+                    del running[name]
+                    ok = job.state in ("FINISHED", "DONE", "COMPLETED") and job.exception() is None
+                    states[name] = "done" if ok else "failed"
+                    if not ok:
+                        failed.append((cell, last_log_line(job)))
+                    manifest["cells"][name]["state"] = states[name]
+                    save_manifest(out, manifest)
+            rows = [(n, s, _fmt(latest_score(os.path.join(out, n)))) for n, s in states.items()]
+            live.update(_table(rows))
+            if pending or running:
+                time.sleep(1.0)
+    return failed
+
+
+def _fmt(score: Optional[float]) -> str:
+    return "-" if score is None else f"{score:.2f}"
+
+
+def submit_slurm(out: str, config_file: str, todo: list[Cell], overrides: list, manifest: dict,
+                 params: dict) -> None:
+    executor = submitit.SlurmExecutor(folder=os.path.join(out, "logs"))
+    executor.update_parameters(**params)
+    with executor.batch():
+        jobs = [executor.submit(CellJob(), config_file, cell, overrides, os.path.join(out, cell.name))
+                for cell in todo]
+    for cell, job in zip(todo, jobs):
+        manifest["cells"][cell.name].update(job_id=str(job.job_id), state="submitted")
+    save_manifest(out, manifest)
+    print(f"submitted {len(jobs)} cells as Slurm array {jobs[0].job_id.split('_')[0] if jobs else '-'}; "
+          f"rerun this command to see which finished")
+
+
+# ---------------------------------------------------------------------------- command line
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m vitamin_jax.sweep", description=__doc__.splitlines()[0])
+    p.add_argument("--config", required=True, help="a config file with presets, e.g. configs/mujoco.py")
+    p.add_argument("--presets", required=True, help="comma-separated presets of that file")
+    p.add_argument("--algos", required=True, help="comma-separated algorithms (td3_odt,odt,td3,...)")
+    p.add_argument("--seeds", default="0-4", help="0-4 or 0,2,7")
+    p.add_argument("--seeds-per-job", type=int, default=1, help="consecutive seeds vmapped in one job")
+    p.add_argument("--out", required=True, help="sweep directory (one workdir per cell, sweep.json)")
+    p.add_argument("--executor", choices=("local", "slurm"), default="local")
+    p.add_argument("--max-parallel", type=int, default=1, help="jobs at a time (local) / array parallelism (slurm)")
+    p.add_argument("--timeout-min", type=int, default=24 * 60, help="local: a job's time limit")
+    p.add_argument("--dry-run", action="store_true", help="print the cells and the sbatch options; submit nothing")
+    p.add_argument("--no-progress", action="store_true", help="no live table")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    config_args = [a for a in argv if a.startswith("--config.")]
+    slurm_args = [a for a in argv if a.startswith("--slurm.")]
+    args = _parser().parse_args([a for a in argv if a not in config_args and a not in slurm_args])
+    try:
+        return _run(args, config_args, slurm_args)
+    except SweepError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _run(args, config_args: list[str], slurm_args: list[str]) -> int:
+    from vitamin_jax.config_validation import resolve_config
+    from vitamin_jax.errors import EXPECTED_ERRORS
+
+    overrides = [parse_override(a) for a in config_args]
+    slurm = {}
+    for a in slurm_args:
+        key, _, value = a[len("--slurm."):].partition("=")
+        if key not in SLURM_OPTIONS or not value:
+            raise SweepError(f"{a}: Slurm options are --slurm.{{{','.join(SLURM_OPTIONS)}}}=VALUE")
+        slurm[key] = value
+    if args.seeds_per_job < 1 or args.max_parallel < 1:
+        raise SweepError("--seeds-per-job and --max-parallel must be >= 1")
+    split = lambda text: [x for x in text.split(",") if x]
+    cells = make_cells(split(args.presets), split(args.algos), parse_seeds(args.seeds), args.seeds_per_job)
+    budgets = {}
+    for cell in cells:  # every cell's config must resolve before anything runs
+        try:
+            config = resolve_config(cell_config(args.config, cell, overrides))
+        except EXPECTED_ERRORS + (ValueError, FileNotFoundError) as e:
+            raise SweepError(f"cell {cell.name}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        budgets[cell.name] = int(config.online.max_online_transitions)
+    out = os.path.abspath(args.out)
+    finished = {c.name for c in cells if cell_finished(os.path.join(out, c.name), budgets[c.name])}
+    if not args.dry_run:
+        prepare_datasets(args.config, [c for c in cells if c.name not in finished], overrides)
+    todo = [c for c in cells if c.name not in finished]
+    params = slurm_parameters(slurm, args.max_parallel) if args.executor == "slurm" else {}
+    if args.dry_run:
+        for cell in cells:
+            print(f"{cell.name}: {'finished' if cell.name in finished else 'to run'}")
+        print(f"{len(todo)} of {len(cells)} cells to run with the {args.executor} executor")
+        if args.executor == "slurm" and todo:
+            print("\n".join(sbatch_lines(params, len(todo))))
+        return 0
+    os.makedirs(out, exist_ok=True)
+    manifest = load_manifest(out)
+    manifest.update(config=args.config, presets=split(args.presets), algos=split(args.algos),
+                    seeds=parse_seeds(args.seeds), seeds_per_job=args.seeds_per_job,
+                    overrides=[f"{f}={v!r}" for f, v in overrides], executor=args.executor)
+    for cell in cells:
+        entry = manifest["cells"].setdefault(cell.name, {})
+        entry.update(preset=cell.preset, algo=cell.algo, seeds=list(cell.seeds), workdir=os.path.join(out, cell.name))
+        if cell.name in finished:
+            entry["state"] = "done"
+    save_manifest(out, manifest)
+    if not todo:
+        print(f"all {len(cells)} cells finished; report: python -m vitamin_jax.report {out}")
+        return 0
+    if args.executor == "slurm":
+        submit_slurm(out, args.config, todo, overrides, manifest, params)
+        return 0
+    failed = run_local(out, args.config, todo, overrides, manifest, args.max_parallel, args.timeout_min,
+                       not args.no_progress)
+    print()
+    if failed:
+        print(f"{len(failed)} of {len(cells)} cells failed:", file=sys.stderr)
+        for cell, line in failed:
+            print(f"  {cell.name}: {line}", file=sys.stderr)
+        return 1
+    print(f"all {len(cells)} cells finished; report: python -m vitamin_jax.report {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
