@@ -18,8 +18,11 @@ install: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
 
+# TD3+ODT and ODT from the same generated halfcheetah random set (configs/demo.py), then the report.
 demo: $(STAMP)
-	$(BIN)/python -m vitamin_jax.main --config=configs/demo.py --workdir=runs/demo
+	$(BIN)/python -m vitamin_jax.sweep --config=configs/demo.py --presets=halfcheetah-random \
+		--algos=td3_odt,odt --seeds=0 --max-parallel=2 --out=runs/demo --config.log.progress_bar=False
+	$(BIN)/python -m vitamin_jax.report runs/demo
 
 bench: $(STAMP)
 	$(BIN)/python experiments/bench_step.py --json runs/bench.json
