@@ -12,6 +12,7 @@ import ml_collections
 from vitamin_jax import envs
 from vitamin_jax.algorithms import build_algorithm
 from vitamin_jax.configuration import ConfigError
+from vitamin_jax.data.relabel import ADROIT_REWARDS
 
 # field: (kind, low, high, closed_low, closed_high); kind 'int' also requires an integer.
 _POSITIVE_INT = ("int", 1, math.inf, True, False)
@@ -71,8 +72,8 @@ RANGES = {
     "checkpoint.keep": _POSITIVE_INT,
 }
 ENUMS = {
-    "dataset.observation_layout": ("d4rl", "goal"),
-    "dataset.adroit_rewards": ("d4rl", "stored"),
+    "dataset.observation_layout": envs.MAZE_LAYOUTS,
+    "dataset.adroit_rewards": ADROIT_REWARDS,
     "model.compute_dtype": ("float32", "bfloat16"),
     "critic.layer_norm": (0, 1),
     "rl.target_masking": ("faithful", "fixed"),
@@ -101,6 +102,15 @@ def _describe(kind: str, low: float, high: float, closed_low: bool, closed_high:
     return f"in {'[' if closed_low else '('}{low:g}, {high:g}{']' if closed_high else ')'}"
 
 
+def check_enums(config: ml_collections.ConfigDict, paths=tuple(ENUMS)) -> None:
+    """Each of `paths` (fields of `ENUMS`) holds one of its allowed values; absent fields are skipped."""
+    for path in paths:
+        section, field = path.split(".")
+        if section in config and field in config[section]:
+            value, allowed = config[section][field], ENUMS[path]
+            _check(value in allowed, f"config.{path}={value!r} must be one of {', '.join(map(repr, allowed))}")
+
+
 def check_ranges(config: ml_collections.ConfigDict) -> None:
     """Every field of `RANGES` inside its range (bools are not numbers here)."""
     for path, (kind, low, high, closed_low, closed_high) in RANGES.items():
@@ -122,9 +132,7 @@ def resolve_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDi
 
     algo = build_algorithm(c)  # unknown names and terms that do not fit are ConfigErrors
     c.rl.actor_update_interval = algo.resolve_interval(c.rl.actor_update_interval)
-    for path, allowed in ENUMS.items():
-        value = _get(c, path)
-        _check(value in allowed, f"config.{path}={value!r} must be one of {', '.join(map(repr, allowed))}")
+    check_enums(c)
     check_ranges(c)
     m = c.model
     _check(m.embed_dim % m.n_head == 0, f"config.model.embed_dim={m.embed_dim} is not divisible by n_head={m.n_head}")

@@ -29,6 +29,8 @@ from typing import Any, Optional, Sequence
 
 import submitit
 
+from vitamin_jax.data.loading import first_line
+
 MANIFEST = "sweep.json"
 SUMMARY = "summary.json"  # written by a cell's job when its run reaches the budget
 SLURM_OPTIONS = ("partition", "gpus-per-job", "cpus-per-job", "time", "mem", "nodes", "tasks-per-node")
@@ -112,7 +114,7 @@ def cell_config(config_file: str, cell: Cell, overrides: Sequence[tuple[str, Any
         try:
             target[leaf] = value
         except (TypeError, ValueError) as e:
-            raise SweepError(f"--config.{field}={value!r}: {str(e).splitlines()[0]}") from None
+            raise SweepError(f"--config.{field}={value!r}: {first_line(e)}") from None
     return config
 
 
@@ -157,14 +159,13 @@ def last_log_line(job: Any) -> str:
     return "no log"
 
 
-def prepare_datasets(config_file: str, cells: Sequence[Cell], overrides: list) -> None:
+def prepare_datasets(configs: Sequence[Any]) -> None:
     """Generate missing random-policy datasets once, here, before jobs that would race to write them."""
     from vitamin_jax import envs
     from vitamin_jax.data.generate import generate_if_missing
 
     done = set()
-    for cell in cells:
-        config = cell_config(config_file, cell, overrides)
+    for config in configs:
         key = (config.env_name, config.dataset.minari_id, config.dataset.generate_num_steps)
         if key not in done:
             generate_if_missing(config, envs.get_spec(config.env_name))
@@ -319,18 +320,19 @@ def _run(args, config_args: list[str], slurm_args: list[str]) -> int:
     if args.seeds_per_job < 1 or args.max_parallel < 1:
         raise SweepError("--seeds-per-job and --max-parallel must be >= 1")
     split = lambda text: [x for x in text.split(",") if x]
-    cells = make_cells(split(args.presets), split(args.algos), parse_seeds(args.seeds), args.seeds_per_job)
-    budgets = {}
+    seeds = parse_seeds(args.seeds)
+    cells = make_cells(split(args.presets), split(args.algos), seeds, args.seeds_per_job)
+    configs = {}
     for cell in cells:  # every cell's config must resolve before anything runs
         try:
-            config = resolve_config(cell_config(args.config, cell, overrides))
+            configs[cell.name] = resolve_config(cell_config(args.config, cell, overrides))
         except EXPECTED_ERRORS + (ValueError, FileNotFoundError) as e:
-            raise SweepError(f"cell {cell.name}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-        budgets[cell.name] = int(config.online.max_online_transitions)
+            raise SweepError(f"cell {cell.name}: {first_line(e) or type(e).__name__}") from None
     out = os.path.abspath(args.out)
-    finished = {c.name for c in cells if cell_finished(os.path.join(out, c.name), budgets[c.name])}
+    finished = {c.name for c in cells
+                if cell_finished(os.path.join(out, c.name), int(configs[c.name].online.max_online_transitions))}
     if not args.dry_run:
-        prepare_datasets(args.config, [c for c in cells if c.name not in finished], overrides)
+        prepare_datasets([configs[c.name] for c in cells if c.name not in finished])
     todo = [c for c in cells if c.name not in finished]
     params = slurm_parameters(slurm, args.max_parallel) if args.executor == "slurm" else {}
     if args.dry_run:
@@ -343,7 +345,7 @@ def _run(args, config_args: list[str], slurm_args: list[str]) -> int:
     os.makedirs(out, exist_ok=True)
     manifest = load_manifest(out)
     manifest.update(config=args.config, presets=split(args.presets), algos=split(args.algos),
-                    seeds=parse_seeds(args.seeds), seeds_per_job=args.seeds_per_job,
+                    seeds=seeds, seeds_per_job=args.seeds_per_job,
                     overrides=[f"{f}={v!r}" for f, v in overrides], executor=args.executor)
     for cell in cells:
         entry = manifest["cells"].setdefault(cell.name, {})

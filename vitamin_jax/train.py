@@ -36,6 +36,7 @@ from vitamin_jax.checkpointing import Checkpointer
 from vitamin_jax.config_validation import resolve_config
 from vitamin_jax.data import offline_data
 from vitamin_jax.data.batches import RunReplay
+from vitamin_jax.data.loading import first_line
 from vitamin_jax.data.sampler import ReplayArrays, sample
 from vitamin_jax.envs.options import env_options
 from vitamin_jax.logger import RunLogger
@@ -118,6 +119,7 @@ class Run:
         self.agent = jax.vmap(learner.init)(stream_keys(self.seeds, INIT_KEYS))
         self.np_rngs = [np.random.default_rng(seed) for seed in self.seeds]  # host sampler only
         self.loop = LoopState(online_transitions=[0] * len(self.seeds))
+        self.started_at = time.time()  # wall-clock origin of loop.wall_time; reset when the loop starts
         self.checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), config.checkpoint.keep)
 
     def restore(self) -> Optional[int]:
@@ -140,7 +142,7 @@ class Run:
                 self.loop = LoopState(**meta["loop"])
             except Exception as e:  # orbax/tensorstore raise many kinds for damaged files
                 print(f"warning: checkpoint {step} in {self.checkpointer.directory} does not restore "
-                      f"({type(e).__name__}: {_first_line(e)}); trying the previous one", file=sys.stderr)
+                      f"({type(e).__name__}: {first_line(e)}); trying the previous one", file=sys.stderr)
                 failed.append(step)
                 continue
             for bad in failed:  # out of the way of the steps this run will save again
@@ -304,7 +306,7 @@ def pretrain_iteration(run: Run, updates: Updates, logger: RunLogger, eval_worke
     metrics = train(run, updates, "pretrain", np.ones(len(run.seeds), bool))
     run.loop.pretrain_iteration += 1
     run.loop.global_iteration += 1
-    run.loop.wall_time = time.time() - progress.start
+    run.loop.wall_time = time.time() - run.started_at
     logger.log_scalars("pretrain", _squeeze(metrics), run.loop.updates, run.loop.global_iteration)
     record = evaluate(run, eval_worker, logger, "pretrain", run.loop.pretrain_iteration)
     progress.update("pretrain", record, c.train.num_updates_per_pretrain_iter / (time.time() - t0))
@@ -324,7 +326,7 @@ def online_iteration(run: Run, updates: Updates, logger: RunLogger, online_worke
     metrics = train(run, updates, "online", active)
     run.loop.online_iteration += 1
     run.loop.global_iteration += 1
-    run.loop.wall_time = time.time() - progress.start
+    run.loop.wall_time = time.time() - run.started_at
     logger.log_scalars("online", _squeeze({**metrics, **rollout}), int(min(run.loop.online_transitions)),
                        run.loop.global_iteration)
     finished = not run.active().any()
@@ -365,6 +367,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
         online_worker = None  # built when the online phase starts
         progress = _Progress(config, run.loop)
         stop = lambda: stop_after_iterations is not None and run.loop.global_iteration >= stop_after_iterations
+        run.started_at = time.time() - run.loop.wall_time  # wall time counts the loop, across resumes
         try:
             if run.loop.global_iteration == 0:
                 run.agent = jax.vmap(Learner.sync_targets)(run.agent)
@@ -439,7 +442,6 @@ class _Progress:
                         unit="tr", disable=not config.log.progress_bar, dynamic_ncols=True)
         self.loop = loop
         self.last: Optional[dict] = None
-        self.start = time.time() - loop.wall_time  # wall time counts across resumes
 
     def update(self, phase: str, record: Optional[dict], updates_per_s: float) -> None:
         self.last = record or self.last
@@ -450,7 +452,3 @@ class _Progress:
     def close(self) -> None:
         self.bar.close()
 
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else ""

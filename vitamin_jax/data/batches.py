@@ -100,7 +100,7 @@ class RunReplay:
         """[S, chunk, interval, B, ...] NumPy batches, seed s drawn with `rngs[s]`."""
         per_seed = []
         for s, (source, rng) in enumerate(zip(self._sources(phase), rngs)):
-            key = (phase, s)
+            key = (phase, s if phase == "online" else 0)  # every seed pretrains on the one offline set
             if key not in self._samplers:
                 self._samplers[key] = sampler.SegmentSampler(
                     source, context_len=self.context_len, state_mean=self.state_mean, state_std=self.state_std,

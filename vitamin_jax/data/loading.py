@@ -138,7 +138,7 @@ def load_minari(dataset_id: str, *, download: bool = False, spec: Any = None) ->
             minari.download_dataset(dataset_id)
         except Exception as e:  # no network, unknown id, server errors: all end the same way
             raise DatasetError(f"{name}Minari dataset {dataset_id} is not in {minari_root()} and downloading it "
-                               f"failed ({type(e).__name__}: {_first_line(e)}). To fix: {fix}") from e
+                               f"failed ({type(e).__name__}: {first_line(e)}). To fix: {fix}") from e
     try:
         dataset = minari.load_dataset(dataset_id)
         trajs = [episode_to_trajectory(ep.observations, ep.actions, ep.rewards, ep.terminations, ep.truncations)
@@ -147,7 +147,7 @@ def load_minari(dataset_id: str, *, download: bool = False, spec: Any = None) ->
         raise
     except Exception as e:
         raise DatasetError(f"{name}Minari dataset {dataset_id} at {path} could not be read "
-                           f"({type(e).__name__}: {_first_line(e)}); it may be corrupt or incomplete: delete it "
+                           f"({type(e).__name__}: {first_line(e)}); it may be corrupt or incomplete: delete it "
                            f"(rm -r {path}), then {fix}") from e
     if not trajs:
         raise DatasetError(f"{name}Minari dataset {dataset_id} at {path} holds no episodes. To fix: {fix}")
@@ -218,7 +218,7 @@ def load_hdf5(path: str, max_episode_steps: Optional[int] = None) -> list[dict]:
         trajs = split_transitions(arrays, max_episode_steps)
     except Exception as e:
         raise DatasetError(f"dataset file {path} could not be read as a D4RL hdf5 file "
-                           f"({type(e).__name__}: {_first_line(e)}); it needs the keys observations, actions, "
+                           f"({type(e).__name__}: {first_line(e)}); it needs the keys observations, actions, "
                            f"rewards, terminals and timeouts") from e
     if not trajs:
         raise DatasetError(f"dataset file {path} holds no complete trajectory (no terminal or timeout flag set)")
@@ -250,7 +250,8 @@ def load_from_config(config: Any, spec: Any = None) -> LoadedDataset:
     )
 
 
-def _first_line(e: BaseException) -> str:
+def first_line(e: BaseException) -> str:
+    """The first line of an exception's message, for one-line errors ("" if it has none)."""
     text = str(e).strip()
     return text.splitlines()[0] if text else ""
 

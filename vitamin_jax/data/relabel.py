@@ -133,13 +133,11 @@ def apply(loaded: Any, spec: Any, config: Any) -> tuple[list[dict], list[str]]:
     differ (`config.dataset.adroit_rewards`). Everything else is returned unchanged.
     """
     from vitamin_jax import envs
-    from vitamin_jax.configuration import ConfigError
+    from vitamin_jax.config_validation import check_enums
 
     trajectories, notes = list(loaded.trajectories), []
     dataset = config.dataset
-    for field, allowed in (("observation_layout", envs.MAZE_LAYOUTS), ("adroit_rewards", ADROIT_REWARDS)):
-        if dataset.get(field, allowed[0]) not in allowed:
-            raise ConfigError(f"config.dataset.{field}={dataset.get(field)!r}; use one of {', '.join(allowed)}")
+    check_enums(config, ("dataset.observation_layout", "dataset.adroit_rewards"))  # also for unresolved configs
     if not loaded.minari_id:
         return trajectories, notes
     if spec.is_goal_conditioned and is_goal_layout(trajectories, spec.family):
