@@ -105,11 +105,14 @@ def get_config(preset: str = "") -> ml_collections.ConfigDict:
     c.online.truncation = 'terminal'  # 'terminal' (original) | 'bootstrap' (time limits bootstrap)
 
     c.parallel = ml_collections.ConfigDict()
-    c.parallel.data_parallel = False  # shard every batch over a 1-D mesh of local devices
+    c.parallel.data_parallel = False  # shard every batch over a 1-D mesh of local devices (always on multi-process)
     c.parallel.num_devices = 0  # 0 = all devices
-    c.parallel.coordinator_address = ''  # multi-host: host:port of process 0 ('' = from the environment)
+    # multi-process jobs (docs/design.md#multi-process-runs): host:port of process 0 ('' = from the
+    # environment: srun, TPU pod, JAX_COORDINATOR_ADDRESS); these launch fields may differ per process
+    c.parallel.coordinator_address = ''
     c.parallel.num_processes = 0
     c.parallel.process_id = -1
+    c.parallel.heartbeat_timeout_s = 100  # a process whose peer is gone this long aborts
 
     c.checkpoint = ml_collections.ConfigDict()
     c.checkpoint.every_iters = 10
@@ -118,6 +121,9 @@ def get_config(preset: str = "") -> ml_collections.ConfigDict:
     c.log = ml_collections.ConfigDict()
     c.log.tensorboard = True
     c.log.progress_bar = True
+    c.log.wandb = False  # mirror every scalar to Weights & Biases (extra vitamin_jax[wandb])
+    c.log.wandb_project = 'vitamin_jax'
+    c.log.wandb_mode = 'offline'  # offline | online | disabled; offline needs no account (`wandb sync` later)
     return c
 
 

@@ -34,3 +34,22 @@ def test_uneven_batch_is_a_clear_error():
         pytest.skip("needs several devices")
     with pytest.raises(ValueError, match="does not divide"):
         distributed.shard_batch({"x": np.zeros((2, 5 * mesh.devices.size + 1))}, mesh, batch_axis=1)
+
+
+@pytest.mark.parametrize("variables, multi", [
+    ({}, False),
+    ({"SLURM_JOB_ID": "7", "SLURM_NTASKS": "1"}, False),  # a one-task Slurm job (a sweep cell) stays one process
+    ({"SLURM_JOB_ID": "7", "SLURM_NTASKS": "8"}, True),
+    ({"SLURM_JOB_ID": "7", "SLURM_NTASKS": "8", "SLURM_STEP_NUM_TASKS": "1"}, False),  # a one-task step
+    ({"OMPI_COMM_WORLD_SIZE": "2"}, True),
+    ({"TPU_WORKER_HOSTNAMES": "t0"}, False),
+    ({"TPU_WORKER_HOSTNAMES": "t0,t1"}, True),
+    ({"JAX_COORDINATOR_ADDRESS": "10.0.0.1:1234"}, True),
+])
+def test_multi_process_jobs_are_recognised_from_the_environment(monkeypatch, variables, multi):
+    for name in ("SLURM_JOB_ID", "SLURM_NTASKS", "SLURM_STEP_NUM_TASKS", "OMPI_COMM_WORLD_SIZE",
+                 "TPU_WORKER_HOSTNAMES", "JAX_COORDINATOR_ADDRESS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert distributed._cluster_in_environment() is multi

@@ -105,3 +105,11 @@ def test_slurm_submission_reaches_sbatch_as_one_array(tmp_path):
     manifest = json.load(open(tmp_path / "s" / "sweep.json"))
     assert sorted(c["job_id"] for c in manifest["cells"].values()) == ["4242_0", "4242_1", "4242_2", "4242_3"]
     assert {c["state"] for c in manifest["cells"].values()} == {"submitted"}
+
+
+def test_slurm_multi_node_cell_asks_for_nodes_and_tasks(tmp_path):
+    run = sweep(*SLURM, "--slurm.nodes=2", "--slurm.tasks-per-node=4", f"--out={tmp_path / 's'}", "--dry-run")
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 0, err
+    for line in SBATCH_LINES + ["#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=4"]:
+        assert line in out

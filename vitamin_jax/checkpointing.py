@@ -31,10 +31,17 @@ class Checkpointer:
         """Saved steps, newest first."""
         return sorted(self.manager.all_steps(), reverse=True)
 
-    def set_aside(self, step: int, destination: str) -> None:
-        """Move a checkpoint that does not restore out of the manager's directory (kept for inspection)."""
-        os.makedirs(destination, exist_ok=True)
-        os.replace(os.path.join(self.directory, str(step)), os.path.join(destination, str(step)))
+    def set_aside(self, step: int, destination: str, move: bool = True) -> None:
+        """Move a checkpoint that does not restore out of the manager's directory (kept for inspection).
+
+        In a multi-process job only process 0 moves (`move`); every process then reloads.
+        """
+        from vitamin_jax import distributed
+
+        if move:
+            os.makedirs(destination, exist_ok=True)
+            os.replace(os.path.join(self.directory, str(step)), os.path.join(destination, str(step)))
+        distributed.barrier(f"set aside checkpoint {step}")
         self.manager.reload()
 
     def save(self, step: int, agent: Any, arrays: dict, meta: dict) -> None:

@@ -9,7 +9,7 @@ import math
 
 import ml_collections
 
-from vitamin_jax import envs
+from vitamin_jax import envs, wandb_logging
 from vitamin_jax.algorithms import build_algorithm
 from vitamin_jax.configuration import ConfigError
 from vitamin_jax.data.relabel import ADROIT_REWARDS
@@ -68,6 +68,7 @@ RANGES = {
     "online.max_online_transitions": _NON_NEGATIVE_INT,
     "online.eval_interval": _POSITIVE_INT,
     "parallel.num_devices": _NON_NEGATIVE_INT,
+    "parallel.heartbeat_timeout_s": _POSITIVE_INT,
     "checkpoint.every_iters": _POSITIVE_INT,
     "checkpoint.keep": _POSITIVE_INT,
 }
@@ -79,6 +80,7 @@ ENUMS = {
     "rl.target_masking": ("faithful", "fixed"),
     "train.sampler": ("device", "host"),
     "online.truncation": ("terminal", "bootstrap"),
+    "log.wandb_mode": wandb_logging.MODES,
 }
 
 

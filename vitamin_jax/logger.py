@@ -1,4 +1,4 @@
-"""Run outputs in the workdir: metrics.jsonl, scalars.jsonl, tensorboard events, curve.png.
+"""Run outputs in the workdir: metrics.jsonl, scalars.jsonl, tensorboard events, curve.png (and wandb).
 
 One JSON object per evaluation goes to metrics.jsonl; every tensorboard point (training and
 evaluation scalars) also goes to scalars.jsonl, tagged with the iteration that produced it.
@@ -55,19 +55,24 @@ class RunLogger:
     """metrics.jsonl, scalars.jsonl, tensorboard and curve.png of one run, trimmed to `keep_until_iteration`.
 
     keep_until_iteration: the restored checkpoint's iteration (None: a fresh start, nothing kept).
+    write: False for the other processes of a multi-process job (they keep the records in
+    memory, process 0 writes every file).
     """
 
     def __init__(self, workdir: str, *, tensorboard: bool = True, title: str = "",
-                 keep_until_iteration: Optional[int] = None):
+                 keep_until_iteration: Optional[int] = None, mirror_factory=None, write: bool = True):
         self.workdir = workdir
         self.title = title
+        self.write = write
         kept = lambda rows: [r for r in rows
                              if keep_until_iteration is not None and r["global_iteration"] <= keep_until_iteration]
         self.records = kept(read_metrics(workdir))
+        self.writer = self.mirror = None
+        if not write:
+            return
         points = kept(_read_jsonl(os.path.join(workdir, SCALARS_FILE)))
         _write_jsonl(os.path.join(workdir, METRICS_FILE), self.records)
         _write_jsonl(os.path.join(workdir, SCALARS_FILE), points)
-        self.writer = None
         if tensorboard:
             from tensorboardX import SummaryWriter
 
@@ -77,6 +82,8 @@ class RunLogger:
             for p in points:
                 self.writer.add_scalar(p["tag"], p["value"], p["step"])
             self.writer.flush()
+        # another sink of the same points (wandb_logging.WandbMirror), given the kept points to replay
+        self.mirror = mirror_factory(points) if mirror_factory is not None else None
 
     def log_scalars(self, prefix: str, scalars: Mapping[str, float], step: int, global_iteration: int) -> None:
         """Scalars (or per-seed arrays: one tag per seed plus the mean) at `step`, from iteration `global_iteration`."""
@@ -88,17 +95,23 @@ class RunLogger:
             else:  # one value per seed
                 points += [(f"{prefix}/{name}/seed{i}", float(v)) for i, v in enumerate(value.reshape(-1))]
                 points.append((f"{prefix}/{name}/mean", float(value.mean())))
+        if not self.write:
+            return
         with open(os.path.join(self.workdir, SCALARS_FILE), "a") as f:
             f.write("".join(json.dumps({"global_iteration": int(global_iteration), "tag": tag, "step": int(step),
                                         "value": value}) + "\n" for tag, value in points))
         if self.writer is not None:
             for tag, value in points:
                 self.writer.add_scalar(tag, value, step)
+        if self.mirror is not None:
+            self.mirror.log(dict(points), global_iteration)
 
     def log_evaluation(self, record: dict) -> None:
         """Append one evaluation record, write it to tensorboard and redraw the curve."""
         record = {k: _jsonable(v) for k, v in record.items()}
         self.records.append(record)
+        if not self.write:
+            return
         with open(os.path.join(self.workdir, METRICS_FILE), "a") as f:
             f.write(json.dumps(record) + "\n")
         scalars = {k: v for k, v in record.items() if k not in ("phase", "iteration", "global_iteration", "wall_time")
@@ -111,6 +124,8 @@ class RunLogger:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+        if self.mirror is not None:
+            self.mirror.close()
 
 
 def _jsonable(value):

@@ -42,15 +42,18 @@ def main(argv) -> None:
     from vitamin_jax.distributed import initialize_multi_host
 
     initialize_multi_host(config.parallel.coordinator_address, config.parallel.num_processes,
-                          config.parallel.process_id)
+                          config.parallel.process_id, config.parallel.heartbeat_timeout_s)
     workdir = _WORKDIR.value or f"runs/{config.env_name}-{config.algo}-seed{config.seed}"
     try:
         summary = train_and_evaluate(config, workdir)
     except EXPECTED_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    print(format_summary(summary))
-    print(f"outputs in {workdir} (metrics.jsonl, curve.png, tensorboard/, checkpoints/)")
+    from vitamin_jax.distributed import is_primary
+
+    if is_primary():
+        print(format_summary(summary))
+        print(f"outputs in {workdir} (metrics.jsonl, curve.png, tensorboard/, checkpoints/)")
 
 
 def _fail(message: str) -> None:

@@ -123,9 +123,15 @@ class CellJob(submitit.helpers.Checkpointable):
     """A cell's run; on preemption or timeout submitit requeues it with the same arguments (it resumes)."""
 
     def __call__(self, config_file: str, cell: Cell, overrides: list, workdir: str) -> dict:
+        from vitamin_jax import distributed
         from vitamin_jax.train import train_and_evaluate
 
-        summary = train_and_evaluate(cell_config(config_file, cell, overrides), workdir)
+        config = cell_config(config_file, cell, overrides)
+        p = config.parallel  # a multi-task Slurm job (--slurm.nodes / tasks-per-node): one process per task
+        distributed.initialize_multi_host(p.coordinator_address, p.num_processes, p.process_id, p.heartbeat_timeout_s)
+        summary = train_and_evaluate(config, workdir)
+        if not distributed.is_primary():
+            return summary
         temp = os.path.join(workdir, SUMMARY + ".tmp")
         with open(temp, "w") as f:
             json.dump(summary, f, indent=1)

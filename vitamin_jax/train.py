@@ -29,12 +29,12 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from vitamin_jax import distributed, envs
+from vitamin_jax import distributed, envs, wandb_logging
 from vitamin_jax.agent import AgentState, Learner
 from vitamin_jax.algorithms import phase_coefficients
 from vitamin_jax.checkpointing import Checkpointer
 from vitamin_jax.config_validation import resolve_config
-from vitamin_jax.data import offline_data
+from vitamin_jax.data import DatasetError, offline_data
 from vitamin_jax.data.batches import RunReplay
 from vitamin_jax.data.loading import first_line
 from vitamin_jax.data.sampler import ReplayArrays, sample
@@ -146,11 +146,12 @@ class Run:
                 failed.append(step)
                 continue
             for bad in failed:  # out of the way of the steps this run will save again
-                self.checkpointer.set_aside(bad, aside)
+                self.checkpointer.set_aside(bad, aside, move=distributed.is_primary())
             if failed:
                 print(f"warning: resumed from checkpoint {step}; the damaged ones ({failed}) are in {aside}",
                       file=sys.stderr)
-            print(f"Resumed from {self.checkpointer.directory} at iteration {step}.")
+            if distributed.is_primary():
+                print(f"Resumed from {self.checkpointer.directory} at iteration {step}.")
             return step
         if steps:
             raise TrainingError(f"no checkpoint in {self.checkpointer.directory} restores (tried {steps}); the "
@@ -223,7 +224,7 @@ def collect(run: Run, worker: RolloutWorker) -> dict:
     needs = run.active()
     while needs.any():
         results = worker.run_seeds(
-            run.agent.actor_params, c.online.online_rtg,
+            distributed.local_copy(run.agent.actor_params), c.online.online_rtg,
             [(seed, ONLINE_EPISODES, run.loop.global_iteration, calls) for seed in run.seeds],
             stream_keys(run.seeds, COLLECT_ACTION_KEYS, run.loop.global_iteration, calls))
         for s in np.flatnonzero(needs):
@@ -234,6 +235,7 @@ def collect(run: Run, worker: RolloutWorker) -> dict:
             lengths[s].extend(results[s].lengths.tolist())
         calls += 1
         needs &= collected < c.online.minimum_sapairs_per_iter
+    _check_processes_agree("collected episodes", [x for r in returns for x in r])
     mean = lambda lists: np.array([np.mean(x) if x else np.nan for x in lists])
     return {"rollout_return": mean(returns), "rollout_length": mean(lengths),
             "rollout_episodes": np.array([len(x) for x in returns], np.float64)}
@@ -243,10 +245,11 @@ def evaluate(run: Run, worker: RolloutWorker, logger: RunLogger, phase: str, ite
     """Mean-action episodes of every seed; logs and returns the evaluation record."""
     c = run.config
     results = worker.run_seeds(
-        run.agent.actor_params, c.online.eval_rtg,
+        distributed.local_copy(run.agent.actor_params), c.online.eval_rtg,
         [(seed, EVAL_EPISODES, run.loop.global_iteration) for seed in run.seeds],
         stream_keys(run.seeds, EVAL_ACTION_KEYS, run.loop.global_iteration))
     scores = [envs.normalized_score(c.env_name, r.raw_returns) for r in results]
+    _check_processes_agree("evaluation returns", np.concatenate([r.raw_returns for r in results]))
     per_seed = {
         "return_mean": [float(r.returns.mean()) for r in results],
         "return_std": [float(r.returns.std()) for r in results],
@@ -346,7 +349,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     try:
         # ---- set-up
         spec = envs.get_spec(config.env_name)
-        data = offline_data(config, spec)
+        # process 0 first: it may generate the dataset, which the others then load
+        data = distributed.primary_first(lambda: offline_data(config, spec),
+                                         lambda: offline_data(config, spec, verbose=False),
+                                         "load the offline dataset", DatasetError)
         learner = Learner.from_config(config, data.state_mean.shape[0], data.trajectories[0]["actions"].shape[-1],
                                       bool(config.critic.layer_norm))
         mesh = _data_mesh(config)
@@ -360,7 +366,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
         seeds = run.seeds
         title = f"{config.algo} {config.env_name} seed {config.seed}" + (f"..{seeds[-1]}" if len(seeds) > 1 else "")
         logger = RunLogger(workdir, tensorboard=config.log.tensorboard, title=title,
-                           keep_until_iteration=restored_iteration)
+                           keep_until_iteration=restored_iteration, write=distributed.is_primary(),
+                           mirror_factory=lambda kept: wandb_logging.from_config(config, workdir, title, kept))
         updates = Updates.build(learner, config.train.batch_size, mesh)
         make_worker = lambda num_envs, explore: _rollout_worker(config, spec, data, learner, num_envs, explore)
         eval_worker = make_worker(config.online.num_eval_episodes, False)
@@ -406,7 +413,12 @@ def summarize(config: ml_collections.ConfigDict, run: Run, records: list) -> dic
 
 
 def _data_mesh(config: ml_collections.ConfigDict):
-    if not config.parallel.data_parallel:
+    """The data mesh: local devices with `parallel.data_parallel`, every process's devices in a multi-process job."""
+    if distributed.multi_process():
+        if config.parallel.num_devices not in (0, jax.device_count()):
+            raise TrainingError(f"config.parallel.num_devices={config.parallel.num_devices}: a multi-process job "
+                                f"uses all {jax.device_count()} devices of its processes; leave it 0")
+    elif not config.parallel.data_parallel:
         return None
     mesh = distributed.data_mesh(config.parallel.num_devices or None)
     if config.train.batch_size % mesh.devices.size:
@@ -427,6 +439,17 @@ def _rollout_worker(config, spec, data, learner: Learner, num_envs: int, explore
     )
 
 
+def _check_processes_agree(what: str, values) -> None:
+    """Every process of a job steps the same episodes (docs/design.md#multi-process-runs); check they did."""
+    if not distributed.multi_process():
+        return
+    every = distributed.all_processes(np.asarray(values, np.float64))
+    if not np.array_equal(every, np.broadcast_to(every[0], every.shape)):
+        raise TrainingError(f"the processes of this job disagree on their {what} (max difference "
+                            f"{np.abs(every - every[0]).max():.3g}); they must run on identical software and "
+                            f"hardware for their environments to step alike")
+
+
 def _squeeze(metrics: dict) -> dict:
     """Per-seed arrays [S]; a single seed logs plain scalars."""
     return {k: (float(v[0]) if np.size(v) == 1 else np.asarray(v)) for k, v in metrics.items()}
@@ -439,7 +462,8 @@ class _Progress:
         from tqdm import tqdm
 
         self.bar = tqdm(total=config.online.max_online_transitions, initial=int(min(loop.online_transitions)),
-                        unit="tr", disable=not config.log.progress_bar, dynamic_ncols=True)
+                        unit="tr", disable=not (config.log.progress_bar and distributed.is_primary()),
+                        dynamic_ncols=True)
         self.loop = loop
         self.last: Optional[dict] = None
 

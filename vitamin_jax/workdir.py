@@ -19,7 +19,11 @@ import ml_collections
 CONFIG_FILE = "config.json"
 LOCK_FILE = ".lock"
 # Fields that change how a run is shown or kept, not what it computes.
-PRESENTATION_FIELDS = ("log.progress_bar", "log.tensorboard", "checkpoint.keep")
+PRESENTATION_FIELDS = ("log.progress_bar", "log.tensorboard", "log.wandb", "log.wandb_project", "log.wandb_mode",
+                       "checkpoint.keep",
+                       # how the processes of a job find each other; differs per process, not part of the run
+                       "parallel.coordinator_address", "parallel.num_processes", "parallel.process_id",
+                       "parallel.heartbeat_timeout_s")
 BUDGET_FIELD = "online.max_online_transitions"  # may be raised: the run continues to the new budget
 
 
@@ -95,8 +99,25 @@ def has_progress(workdir: str) -> bool:
             or (os.path.isdir(checkpoints) and any(name.isdigit() for name in os.listdir(checkpoints))))
 
 
-def claim_workdir(workdir: str, config: ml_collections.ConfigDict) -> WorkdirLock:
-    """Create and lock `workdir`, refuse a config that differs from its saved run, then write config.json."""
+def check_saved_config(workdir: str, config: ml_collections.ConfigDict) -> None:
+    """Refuse `config` if the workdir holds a run (progress written) whose saved config differs."""
+    saved_path = os.path.join(workdir, CONFIG_FILE)
+    if not (os.path.exists(saved_path) and has_progress(workdir)):
+        return
+    try:
+        with open(saved_path) as f:
+            saved = json.load(f)
+    except (OSError, ValueError) as e:
+        raise WorkdirError(f"{saved_path} is unreadable ({e}); it is another run's record: move it away or "
+                           f"use another --workdir") from None
+    changes = config_changes(saved, json.loads(config.to_json_best_effort()))
+    if changes:
+        listed = ", ".join(f"{field}: {old} -> {new}" for field, old, new in changes)
+        raise WorkdirError(f"workdir {workdir} holds a run with another config ({listed}); resume it with "
+                           f"its own config, or start this one in another --workdir")
+
+
+def _claim_one_process(workdir: str, config: ml_collections.ConfigDict) -> WorkdirLock:
     _check_layout(workdir)
     try:
         os.makedirs(workdir, exist_ok=True)
@@ -104,25 +125,35 @@ def claim_workdir(workdir: str, config: ml_collections.ConfigDict) -> WorkdirLoc
     except OSError as e:
         raise WorkdirError(f"workdir {workdir!r} is not writable: {e.strerror}") from None
     try:
-        requested = json.loads(config.to_json_best_effort())
+        check_saved_config(workdir, config)
         saved_path = os.path.join(workdir, CONFIG_FILE)
-        if os.path.exists(saved_path) and has_progress(workdir):
-            try:
-                with open(saved_path) as f:
-                    saved = json.load(f)
-            except (OSError, ValueError) as e:
-                raise WorkdirError(f"{saved_path} is unreadable ({e}); it is another run's record: move it away or "
-                                   f"use another --workdir") from None
-            changes = config_changes(saved, requested)
-            if changes:
-                listed = ", ".join(f"{field}: {old} -> {new}" for field, old, new in changes)
-                raise WorkdirError(f"workdir {workdir} holds a run with another config ({listed}); resume it with "
-                                   f"its own config, or start this one in another --workdir")
-        temp = saved_path + ".tmp"
-        with open(temp, "w") as f:
+        with open(saved_path + ".tmp", "w") as f:
             f.write(config.to_json_best_effort(indent=2))
-        os.replace(temp, saved_path)
+        os.replace(saved_path + ".tmp", saved_path)
     except BaseException:
         lock.release()
         raise
     return lock
+
+
+class _NoLock:
+    """What the other processes of a job hold: process 0 holds the workdir's lock."""
+
+    def release(self) -> None:
+        pass
+
+
+def claim_workdir(workdir: str, config: ml_collections.ConfigDict):
+    """Create and lock `workdir`, refuse a config that differs from its saved run, then write config.json.
+
+    In a multi-process job process 0 does this; then every other process checks its own config
+    against the saved one (all processes must run one config). Returns the lock.
+    """
+    from vitamin_jax import distributed
+
+    def check_only():
+        check_saved_config(workdir, config)
+        return _NoLock()
+
+    return distributed.primary_first(lambda: _claim_one_process(workdir, config), check_only,
+                                     f"claim workdir {workdir}", WorkdirError)

@@ -1,0 +1,182 @@
+"""Multi-process runs with real processes: two `python -m vitamin_jax.main` processes on
+localhost (jax.distributed, 127.0.0.1 coordinator, gloo CPU collectives), two host devices each.
+
+They must equal one process with four devices, write one set of outputs (process 0), keep one
+checkpoint that both resume from after `kill -9`, and stop within a bounded time when a peer dies.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from vitamin_jax.configuration import PROJECT_ROOT
+from vitamin_jax.logger import SCALARS_FILE, read_metrics
+from vitamin_jax.train import train_and_evaluate
+
+from test_reliability import CLI_TOY
+from test_train import strip_times, toy_config
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("multiprocess")]
+
+BUDGET = 32  # online transitions: pretraining + 2 online iterations of 16
+HEARTBEAT_S = 5
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# A tiny MuJoCo run: hopper-random generated on first use (by process 0), short iterations.
+HOPPER = {"num_seeds": 2, "dataset.generate_num_steps": 400, "model.embed_dim": 32, "model.n_layer": 1, "model.context_len": 5,
+          "model.eval_context_length": 5, "train.batch_size": 16, "train.num_updates_per_pretrain_iter": 10,
+          "train.num_updates_per_online_iter": 10, "train.updates_per_dispatch": 5, "online.num_online_envs": 4,
+          "online.num_eval_episodes": 4, "online.minimum_sapairs_per_iter": 20, "online.max_online_transitions": 200,
+          "online.eval_interval": 1, "checkpoint.every_iters": 1, "log.progress_bar": False}
+HOPPER_CLI = ["--config=configs/mujoco.py:hopper-random", "--config.dataset.generate_if_missing=True",
+              *(f"--config.{k}={v}" for k, v in HOPPER.items())]
+
+
+def launch(workdir: str, *extra: str, base=None, num_processes: int = 2, env=None) -> list[subprocess.Popen]:
+    """The job's processes (each sees 2 CPU devices), started together."""
+    env = {**os.environ, **(env or {}), "JAX_PLATFORMS": "cpu",
+           "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    port = free_port()
+    base = base or [*CLI_TOY, f"--config.online.max_online_transitions={BUDGET}", "--config.checkpoint.every_iters=1"]
+    return [subprocess.Popen(
+        [sys.executable, "-m", "vitamin_jax.main", *base, f"--workdir={workdir}",
+         f"--config.parallel.coordinator_address=127.0.0.1:{port}", f"--config.parallel.num_processes={num_processes}",
+         f"--config.parallel.process_id={i}", f"--config.parallel.heartbeat_timeout_s={HEARTBEAT_S}", *extra],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for i in range(num_processes)]
+
+
+def finish(processes, timeout=240) -> list[tuple[int, str, str]]:
+    out = []
+    for p in processes:
+        stdout, stderr = p.communicate(timeout=timeout)
+        out.append((p.returncode, stdout, stderr))
+    return out
+
+
+def wait_for_checkpoint(processes, checkpoints: str, step: int, timeout=300) -> None:
+    """Until checkpoint `step` exists; on a timeout or an early exit, kill the job and fail with its output."""
+    deadline = time.time() + timeout
+    while not (os.path.isdir(checkpoints) and str(step) in os.listdir(checkpoints)):
+        if time.time() > deadline or any(p.poll() is not None for p in processes):
+            for p in processes:
+                p.kill()
+            pytest.fail(f"no checkpoint {step}: {[err[-1500:] for _, _, err in finish(processes)]}")
+        time.sleep(0.2)
+
+
+def scalars(workdir):
+    with open(os.path.join(workdir, SCALARS_FILE)) as f:
+        return [json.loads(line) for line in f]
+
+
+@pytest.fixture(scope="module")
+def two_process_run(tmp_path_factory):
+    workdir = str(tmp_path_factory.mktemp("two_processes") / "run")
+    results = finish(launch(workdir))
+    for code, _, stderr in results:
+        assert code == 0, stderr[-2000:]
+    return workdir, results
+
+
+def test_two_processes_equal_one_process_with_four_devices(two_process_run, tmp_path):
+    import jax
+
+    if jax.device_count() < 4:
+        pytest.skip("needs XLA_FLAGS=--xla_force_host_platform_device_count=4")
+    workdir, results = two_process_run
+    single = str(tmp_path / "single")
+    train_and_evaluate(toy_config(**{"online.max_online_transitions": BUDGET, "parallel.data_parallel": True,
+                                     "parallel.num_devices": 4}), single)
+    two, one = read_metrics(workdir), read_metrics(single)
+    # one metrics.jsonl, each evaluation once, in order
+    assert [r["global_iteration"] for r in two] == [r["global_iteration"] for r in one] == [1, 2, 3]
+    for a, b in zip(two, one):
+        assert a["online_transitions"] == b["online_transitions"] and a["updates"] == b["updates"]
+        np.testing.assert_allclose(a["normalized_score"], b["normalized_score"], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(a["return_mean"], b["return_mean"], rtol=1e-5, atol=1e-5)
+    two_points, one_points = scalars(workdir), scalars(single)
+    assert [(p["tag"], p["step"]) for p in two_points] == [(p["tag"], p["step"]) for p in one_points]
+    np.testing.assert_allclose([p["value"] for p in two_points], [p["value"] for p in one_points],
+                               rtol=1e-4, atol=1e-5)
+    # one checkpoint directory with the same steps; only process 0 printed the summary
+    assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == sorted(
+        os.listdir(os.path.join(single, "checkpoints")))
+    assert "final_score" in results[0][1] and "final_score" not in results[1][1]
+    assert len(os.listdir(os.path.join(workdir, "tensorboard"))) == 1
+
+
+def test_two_processes_equal_one_process_on_a_tiny_mujoco_run(tmp_path, monkeypatch):
+    import jax
+
+    from vitamin_jax.configuration import load_config
+
+    if jax.device_count() < 4:
+        pytest.skip("needs XLA_FLAGS=--xla_force_host_platform_device_count=4")
+    datasets = str(tmp_path / "datasets")
+    workdir = str(tmp_path / "two")
+    results = finish(launch(workdir, base=HOPPER_CLI, env={"MINARI_DATASETS_PATH": datasets}))
+    for code, _, stderr in results:
+        assert code == 0, stderr[-2000:]
+    assert os.path.isdir(os.path.join(datasets, "vitamin", "hopper", "random-v0"))  # generated once, by process 0
+    monkeypatch.setenv("MINARI_DATASETS_PATH", datasets)
+    config = load_config("configs/mujoco.py:hopper-random")
+    for key, value in {**HOPPER, "parallel.data_parallel": True, "parallel.num_devices": 4}.items():
+        *path, field = key.split(".")
+        (config[path[0]] if path else config)[field] = value
+    single = str(tmp_path / "one")
+    train_and_evaluate(config, single)
+    two, one = read_metrics(workdir), read_metrics(single)
+    assert len(two) == len(one) >= 3
+    for a, b in zip(two, one):
+        assert (a["global_iteration"], a["online_transitions"]) == (b["global_iteration"], b["online_transitions"])
+        np.testing.assert_allclose(a["normalized_score_per_seed"], b["normalized_score_per_seed"], rtol=1e-4,
+                                   atol=1e-4)
+        np.testing.assert_allclose(a["length_mean_per_seed"], b["length_mean_per_seed"], rtol=1e-4)
+
+
+def test_killed_job_resumes_to_the_uninterrupted_run(two_process_run, tmp_path):
+    reference, _ = two_process_run
+    workdir = str(tmp_path / "run")
+    processes = launch(workdir)
+    wait_for_checkpoint(processes, os.path.join(workdir, "checkpoints"), 2)  # after the first online iteration
+    for p in processes:
+        p.send_signal(signal.SIGKILL)
+    finish(processes)
+    assert len(read_metrics(workdir)) < 3  # really interrupted
+    results = finish(launch(workdir))
+    for code, _, stderr in results:
+        assert code == 0, stderr[-2000:]
+    assert "Resumed from" in results[0][1]
+    assert strip_times(read_metrics(workdir)) == strip_times(read_metrics(reference))
+    assert [(p["tag"], p["step"], p["value"]) for p in scalars(workdir)] == [
+        (p["tag"], p["step"], p["value"]) for p in scalars(reference)]
+
+
+def test_a_dead_peer_stops_the_job_within_a_bounded_time(tmp_path):
+    workdir = str(tmp_path / "run")
+    processes = launch(workdir, "--config.online.max_online_transitions=100000")
+    wait_for_checkpoint(processes, os.path.join(workdir, "checkpoints"), 1)  # mid-run: past the first checkpoint
+    processes[1].send_signal(signal.SIGKILL)
+    killed_at = time.time()
+    try:
+        processes[0].wait(timeout=HEARTBEAT_S * 6)
+    except subprocess.TimeoutExpired:
+        processes[0].kill()
+        pytest.fail("process 0 still runs after its peer died")
+    assert processes[0].returncode != 0
+    assert time.time() - killed_at < HEARTBEAT_S * 6
+    finish(processes)
