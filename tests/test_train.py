@@ -31,7 +31,8 @@ def toy_config(**overrides):
 
 
 def strip_times(records):
-    return [{k: v for k, v in r.items() if k != "wall_time"} for r in records]
+    """Records without their clock readings (wall_time, time/* sections), which differ between runs."""
+    return [{k: v for k, v in r.items() if k != "wall_time" and not k.startswith("time/")} for r in records]
 
 
 @pytest.mark.parametrize("sampler", ["device", "host"])
@@ -51,6 +52,18 @@ def test_toy_run_writes_all_outputs(tmp_path, sampler):
     assert os.path.getsize(os.path.join(workdir, "curve.png")) > 0
     assert any(f.startswith("events.out.tfevents") for f in os.listdir(os.path.join(workdir, "tensorboard")))
     assert sorted(os.listdir(os.path.join(workdir, "checkpoints")))  # orbax step directories
+    # where the time went: evaluation records carry the sections before them, scalars every section
+    online = records[1]
+    for section in ("rollout_env", "rollout_act", "replay_transfer", "updates", "evaluation"):
+        assert 0 < online[f"time/{section}"] < online["wall_time"]
+    assert "time/rollout_env" not in records[0] and records[0]["time/updates"] > 0  # pretraining: no rollouts
+    with open(os.path.join(workdir, "scalars.jsonl")) as f:
+        points = [json.loads(line) for line in f]
+    timed = {(p["global_iteration"], p["tag"]) for p in points if p["tag"].startswith("time/")}
+    for iteration in range(1, 6):  # toy_config checkpoints every iteration
+        for section in ("updates", "evaluation", "checkpoint", "logging"):
+            assert (iteration, f"time/{section}") in timed
+    assert not any(p["tag"].startswith("evaluation/time") for p in points)
 
 
 def test_resume_after_stop_equals_uninterrupted_run(tmp_path):

@@ -115,6 +115,7 @@ class RunLogger:
         with open(os.path.join(self.workdir, METRICS_FILE), "a") as f:
             f.write(json.dumps(record) + "\n")
         scalars = {k: v for k, v in record.items() if k not in ("phase", "iteration", "global_iteration", "wall_time")
+                   and not k.startswith("time/")  # logged as time/* scalars after the checkpoint
                    and isinstance(v, (int, float, list))}
         self.log_scalars("evaluation", scalars, record["online_transitions"], record["global_iteration"])
         if self.writer is not None:

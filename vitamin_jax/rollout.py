@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import gymnasium as gym
 import jax
@@ -22,6 +22,7 @@ from vitamin_jax import distributions
 from vitamin_jax.envs import AUTORESET_MODE
 from vitamin_jax.constants import ACTION_LIMIT, MAX_TIMESTEP
 from vitamin_jax.networks import DecisionTransformer
+from vitamin_jax.timing import Timings
 
 
 def episode_seed(entropy: Sequence[int]) -> int:
@@ -131,7 +132,10 @@ class RolloutWorker:
         expl_noise: float = 0.1,
         truncation: str = "terminal",
         num_seeds: int = 1,
+        timings: Optional[Timings] = None,
     ):
+        """timings: where env stepping and action selection seconds (and env steps) are summed."""
+        self.timings = timings if timings is not None else Timings()
         self.envs = gym.vector.SyncVectorEnv(
             [make_env for _ in range(num_seeds * num_envs)], autoreset_mode=AUTORESET_MODE
         )
@@ -165,7 +169,10 @@ class RolloutWorker:
         """
         s_count, n = self.num_seeds, self.num_envs
         total = s_count * n
-        obs, _ = self.envs.reset(seed=[episode_seed(list(seeds[s]) + [i]) for s in range(s_count) for i in range(n)])
+        timings = self.timings
+        with timings.section("rollout_env"):
+            obs, _ = self.envs.reset(seed=[episode_seed(list(seeds[s]) + [i]) for s in range(s_count)
+                                           for i in range(n)])
         act_dim = self.envs.single_action_space.shape[0]
         windows = ContextWindows(total, self.context_len, self.eval_context_length, obs.shape[-1], act_dim)
         rtg = np.full(total, target_return * self.reward_scale, np.float32)
@@ -177,13 +184,16 @@ class RolloutWorker:
         split = jax.jit(jax.vmap(jax.random.split))
         for t in range(self.max_episode_steps):
             windows.push((obs - self.state_mean) / self.state_std, rtg, t)
-            both = split(keys)
-            keys, step_keys = both[:, 0], both[:, 1]
-            action = np.asarray(self.act(params, per_seed(windows.states), per_seed(windows.actions),
-                                         per_seed(windows.rtg), per_seed(windows.timesteps), per_seed(windows.mask),
-                                         step_keys)).reshape(total, act_dim)
+            with timings.section("rollout_act"):
+                both = split(keys)
+                keys, step_keys = both[:, 0], both[:, 1]
+                action = np.asarray(self.act(params, per_seed(windows.states), per_seed(windows.actions),
+                                             per_seed(windows.rtg), per_seed(windows.timesteps),
+                                             per_seed(windows.mask), step_keys)).reshape(total, act_dim)
             windows.set_last_action(action)
-            next_obs, reward, terminated, truncated, _ = self.envs.step(action)
+            with timings.section("rollout_env"):
+                next_obs, reward, terminated, truncated, _ = self.envs.step(action)
+            timings.count("env_steps", int(active.sum()))
             reward = np.where(active, reward, 0.0).astype(np.float32)
             for name, value in (("observations", obs), ("actions", action), ("rewards", reward),
                                 ("raw_rewards", self.raw_reward(reward)), ("next_observations", next_obs),

@@ -41,6 +41,7 @@ from vitamin_jax.data.sampler import ReplayArrays, sample
 from vitamin_jax.envs.options import env_options
 from vitamin_jax.logger import RunLogger
 from vitamin_jax.rollout import RolloutWorker
+from vitamin_jax.timing import Timings
 from vitamin_jax.workdir import claim_workdir
 
 # Purposes folded into a seed's root key: one stream per consumer.
@@ -120,6 +121,7 @@ class Run:
         self.np_rngs = [np.random.default_rng(seed) for seed in self.seeds]  # host sampler only
         self.loop = LoopState(online_transitions=[0] * len(self.seeds))
         self.started_at = time.time()  # wall-clock origin of loop.wall_time; reset when the loop starts
+        self.timings = Timings()  # this iteration's sections (vitamin_jax/timing.py)
         self.checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), config.checkpoint.keep)
 
     def restore(self) -> Optional[int]:
@@ -185,17 +187,26 @@ def train(run: Run, updates: "Updates", phase: str, active: np.ndarray) -> dict:
     chunk = dispatch_chunk(num_updates, c.train.updates_per_dispatch)
     before = run.agent
     history = []
+    timings = run.timings
     if c.train.sampler == "device":
-        replay, axis = run.replay.device_replay(phase)
-        for i in range(num_updates // chunk):
-            keys = stream_keys(run.seeds, SAMPLING_KEYS, run.loop.global_iteration, i)
-            run.agent, metrics = updates.on_device(run.agent, replay, keys, coeffs, chunk, axis)
-            history.append(metrics)
-    else:
+        with timings.section("replay_transfer"):
+            replay, axis = jax.block_until_ready(run.replay.device_replay(phase))
+        with timings.section("updates"):
+            for i in range(num_updates // chunk):
+                keys = stream_keys(run.seeds, SAMPLING_KEYS, run.loop.global_iteration, i)
+                run.agent, metrics = updates.on_device(run.agent, replay, keys, coeffs, chunk, axis)
+                history.append(metrics)
+            jax.block_until_ready(run.agent)
+    else:  # host sampling (counted as the transfer) overlaps the previous chunk's updates
+        start = time.perf_counter()
         for _ in range(num_updates // chunk):
-            batches = run.replay.host_batches(phase, run.np_rngs, chunk, updates.interval, c.train.batch_size)
+            with timings.section("replay_transfer"):
+                batches = run.replay.host_batches(phase, run.np_rngs, chunk, updates.interval, c.train.batch_size)
             run.agent, metrics = updates.from_host(run.agent, batches, coeffs)
             history.append(metrics)
+        jax.block_until_ready(run.agent)
+        timings.add("updates", time.perf_counter() - start - timings.seconds["replay_transfer"])
+    timings.count("updates", num_updates)
     if not active.all():
         keep = jnp.asarray(active)
         run.agent = jax.tree.map(
@@ -244,10 +255,11 @@ def collect(run: Run, worker: RolloutWorker) -> dict:
 def evaluate(run: Run, worker: RolloutWorker, logger: RunLogger, phase: str, iteration: int) -> dict:
     """Mean-action episodes of every seed; logs and returns the evaluation record."""
     c = run.config
-    results = worker.run_seeds(
-        distributed.local_copy(run.agent.actor_params), c.online.eval_rtg,
-        [(seed, EVAL_EPISODES, run.loop.global_iteration) for seed in run.seeds],
-        stream_keys(run.seeds, EVAL_ACTION_KEYS, run.loop.global_iteration))
+    with run.timings.section("evaluation"):
+        results = worker.run_seeds(
+            distributed.local_copy(run.agent.actor_params), c.online.eval_rtg,
+            [(seed, EVAL_EPISODES, run.loop.global_iteration) for seed in run.seeds],
+            stream_keys(run.seeds, EVAL_ACTION_KEYS, run.loop.global_iteration))
     scores = [envs.normalized_score(c.env_name, r.raw_returns) for r in results]
     _check_processes_agree("evaluation returns", np.concatenate([r.raw_returns for r in results]))
     per_seed = {
@@ -270,7 +282,9 @@ def evaluate(run: Run, worker: RolloutWorker, logger: RunLogger, phase: str, ite
     if len(run.seeds) > 1:
         record.update({f"{k}_per_seed": v for k, v in per_seed.items()})
         record["online_transitions_per_seed"] = list(transitions)
-    logger.log_evaluation(record)
+    record.update({f"time/{k}": v for k, v in run.timings.seconds_so_far().items()})
+    with run.timings.section("logging"):
+        logger.log_evaluation(record)
     return record
 
 
@@ -305,22 +319,25 @@ class Updates:
 def pretrain_iteration(run: Run, updates: Updates, logger: RunLogger, eval_worker: RolloutWorker,
                        progress: "_Progress") -> None:
     """Supervised updates on the offline set (plus RL terms with `rl.rl_from_start`), evaluate, checkpoint."""
-    c, t0 = run.config, time.time()
+    c = run.config
     metrics = train(run, updates, "pretrain", np.ones(len(run.seeds), bool))
     run.loop.pretrain_iteration += 1
     run.loop.global_iteration += 1
     run.loop.wall_time = time.time() - run.started_at
-    logger.log_scalars("pretrain", _squeeze(metrics), run.loop.updates, run.loop.global_iteration)
+    with run.timings.section("logging"):
+        logger.log_scalars("pretrain", _squeeze(metrics), run.loop.updates, run.loop.global_iteration)
     record = evaluate(run, eval_worker, logger, "pretrain", run.loop.pretrain_iteration)
-    progress.update("pretrain", record, c.train.num_updates_per_pretrain_iter / (time.time() - t0))
+    progress.update("pretrain", record, run.timings)
     if run.due_checkpoint() or run.loop.pretrain_iteration == c.train.max_pretrain_iters:
-        run.save()
+        with run.timings.section("checkpoint"):
+            run.save()
+    logger.log_scalars("time", run.timings.take(), run.loop.updates, run.loop.global_iteration)
 
 
 def online_iteration(run: Run, updates: Updates, logger: RunLogger, online_worker: RolloutWorker,
                      eval_worker: RolloutWorker, progress: "_Progress") -> None:
     """Collect episodes into each seed's replay, train on it, evaluate every `eval_interval`, checkpoint."""
-    c, t0 = run.config, time.time()
+    c = run.config
     if not run.loop.online_started:
         run.agent = jax.vmap(Learner.sync_targets)(run.agent)  # hard copy at the phase start
         run.loop.online_started = True
@@ -330,15 +347,18 @@ def online_iteration(run: Run, updates: Updates, logger: RunLogger, online_worke
     run.loop.online_iteration += 1
     run.loop.global_iteration += 1
     run.loop.wall_time = time.time() - run.started_at
-    logger.log_scalars("online", _squeeze({**metrics, **rollout}), int(min(run.loop.online_transitions)),
-                       run.loop.global_iteration)
+    with run.timings.section("logging"):
+        logger.log_scalars("online", _squeeze({**metrics, **rollout}), int(min(run.loop.online_transitions)),
+                           run.loop.global_iteration)
     finished = not run.active().any()
     record = None
     if run.loop.online_iteration % c.online.eval_interval == 0 or finished:
         record = evaluate(run, eval_worker, logger, "online", run.loop.online_iteration)
-    progress.update("online", record, c.train.num_updates_per_online_iter / (time.time() - t0))
+    progress.update("online", record, run.timings)
     if run.due_checkpoint() or finished:
-        run.save()
+        with run.timings.section("checkpoint"):
+            run.save()
+    logger.log_scalars("time", run.timings.take(), int(min(run.loop.online_transitions)), run.loop.global_iteration)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
@@ -369,8 +389,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                            keep_until_iteration=restored_iteration, write=distributed.is_primary(),
                            mirror_factory=lambda kept: wandb_logging.from_config(config, workdir, title, kept))
         updates = Updates.build(learner, config.train.batch_size, mesh)
-        make_worker = lambda num_envs, explore: _rollout_worker(config, spec, data, learner, num_envs, explore)
-        eval_worker = make_worker(config.online.num_eval_episodes, False)
+        make_worker = lambda num_envs, explore, timings=None: _rollout_worker(config, spec, data, learner, num_envs,
+                                                                              explore, timings)
+        eval_worker = make_worker(config.online.num_eval_episodes, False)  # timed as a whole: "evaluation"
         online_worker = None  # built when the online phase starts
         progress = _Progress(config, run.loop)
         stop = lambda: stop_after_iterations is not None and run.loop.global_iteration >= stop_after_iterations
@@ -382,7 +403,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
             while run.loop.pretrain_iteration < config.train.max_pretrain_iters and not stop():
                 pretrain_iteration(run, updates, logger, eval_worker, progress)
             while run.active().any() and not stop():
-                online_worker = online_worker or make_worker(config.online.num_online_envs, True)
+                online_worker = online_worker or make_worker(config.online.num_online_envs, True, run.timings)
                 online_iteration(run, updates, logger, online_worker, eval_worker, progress)
         finally:
             progress.close()
@@ -427,7 +448,8 @@ def _data_mesh(config: ml_collections.ConfigDict):
     return mesh
 
 
-def _rollout_worker(config, spec, data, learner: Learner, num_envs: int, explore: bool) -> RolloutWorker:
+def _rollout_worker(config, spec, data, learner: Learner, num_envs: int, explore: bool,
+                    timings: Optional[Timings] = None) -> RolloutWorker:
     c = config
     return RolloutWorker(
         lambda: envs.make_env(c.env_name, delayed_reward=c.dataset.delayed_reward, **env_options(c)),
@@ -435,7 +457,7 @@ def _rollout_worker(config, spec, data, learner: Learner, num_envs: int, explore
         context_len=c.model.context_len, eval_context_length=c.model.eval_context_length,
         state_mean=data.state_mean, state_std=data.state_std, reward_scale=c.online.reward_scale,
         raw_reward=spec.unwrap_reward, max_episode_steps=spec.max_episode_steps, explore=explore,
-        expl_noise=c.online.expl_noise, truncation=c.online.truncation, num_seeds=c.num_seeds,
+        expl_noise=c.online.expl_noise, truncation=c.online.truncation, num_seeds=c.num_seeds, timings=timings,
     )
 
 
@@ -467,11 +489,14 @@ class _Progress:
         self.loop = loop
         self.last: Optional[dict] = None
 
-    def update(self, phase: str, record: Optional[dict], updates_per_s: float) -> None:
+    def update(self, phase: str, record: Optional[dict], timings: Timings) -> None:
         self.last = record or self.last
         self.bar.update(int(min(self.loop.online_transitions)) - self.bar.n)
         score = "n/a" if self.last is None else f"{self.last['normalized_score']:.1f}"
-        self.bar.set_postfix_str(f"{phase} it {self.loop.global_iteration} score {score} upd/s {updates_per_s:.0f}")
+        rates = f"upd/s {timings.rate('updates', 'updates'):.0f}"
+        if timings.counts.get("env_steps"):
+            rates += f" env steps/s {timings.rate('env_steps', 'rollout_env', 'rollout_act'):.0f}"
+        self.bar.set_postfix_str(f"{phase} it {self.loop.global_iteration} score {score} {rates}")
 
     def close(self) -> None:
         self.bar.close()
