@@ -39,7 +39,7 @@ def free_port() -> int:
 HOPPER = {"num_seeds": 2, "dataset.generate_num_steps": 400, "model.embed_dim": 32, "model.n_layer": 1, "model.context_len": 5,
           "model.eval_context_length": 5, "train.batch_size": 16, "train.num_updates_per_pretrain_iter": 10,
           "train.num_updates_per_online_iter": 10, "train.updates_per_dispatch": 5, "online.num_online_envs": 4,
-          "online.num_eval_episodes": 4, "online.minimum_sapairs_per_iter": 20, "online.max_online_transitions": 200,
+          "online.num_eval_episodes": 4, "online.minimum_sapairs_per_iter": 20, "online.max_online_transitions": 100,
           "online.eval_interval": 1, "checkpoint.every_iters": 1, "log.progress_bar": False}
 HOPPER_CLI = ["--config=configs/mujoco.py:hopper-random", "--config.dataset.generate_if_missing=True",
               *(f"--config.{k}={v}" for k, v in HOPPER.items())]
@@ -51,20 +51,42 @@ def launch(workdir: str, *extra: str, base=None, num_processes: int = 2, env=Non
            "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     port = free_port()
     base = base or [*CLI_TOY, f"--config.online.max_online_transitions={BUDGET}", "--config.checkpoint.every_iters=1"]
-    return [subprocess.Popen(
+    processes = [subprocess.Popen(
         [sys.executable, "-m", "vitamin_jax.main", *base, f"--workdir={workdir}",
          f"--config.parallel.coordinator_address=127.0.0.1:{port}", f"--config.parallel.num_processes={num_processes}",
          f"--config.parallel.process_id={i}", f"--config.parallel.heartbeat_timeout_s={HEARTBEAT_S}", *extra],
         cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for i in range(num_processes)]
+    LAUNCHED.extend(processes)
+    return processes
 
 
-def finish(processes, timeout=240) -> list[tuple[int, str, str]]:
+def finish(processes, timeout=300) -> list[tuple[int, str, str]]:
+    """Each process's (exit code, stdout, stderr); a job still running after `timeout` is killed."""
     out = []
-    for p in processes:
-        stdout, stderr = p.communicate(timeout=timeout)
-        out.append((p.returncode, stdout, stderr))
+    try:
+        for p in processes:
+            stdout, stderr = p.communicate(timeout=timeout)
+            out.append((p.returncode, stdout, stderr))
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
     return out
+
+
+@pytest.fixture(autouse=True)
+def no_stray_processes():
+    """Kill whatever a failing test left running (a job of 100000 transitions would run for hours)."""
+    yield
+    for p in LAUNCHED:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    LAUNCHED.clear()
+
+
+LAUNCHED: list = []
 
 
 def wait_for_checkpoint(processes, checkpoints: str, step: int, timeout=300) -> None:
@@ -170,7 +192,11 @@ def test_killed_job_resumes_to_the_uninterrupted_run(two_process_run, tmp_path):
 def test_a_dead_peer_stops_the_job_within_a_bounded_time(tmp_path):
     workdir = str(tmp_path / "run")
     processes = launch(workdir, "--config.online.max_online_transitions=100000")
-    wait_for_checkpoint(processes, os.path.join(workdir, "checkpoints"), 1)  # mid-run: past the first checkpoint
+    deadline = time.time() + 120
+    while not os.path.exists(os.path.join(workdir, "config.json")):  # both have started: process 0 claimed
+        assert time.time() < deadline and all(p.poll() is None for p in processes), finish(processes, timeout=5)
+        time.sleep(0.1)
+    time.sleep(2)  # now loading data or compiling, with collectives ahead
     processes[1].send_signal(signal.SIGKILL)
     killed_at = time.time()
     try:
