@@ -27,7 +27,9 @@ from vitamin_jax.types import Batch  # noqa: E402
 SIZES = {  # name: (embed_dim, n_layer, n_head, K)
     "default": (512, 4, 4, 20),
     "small": (128, 3, 4, 5),
+    "dispatch": (64, 1, 1, 5),  # so small that per-update Python dispatch shows, even on CPU
 }
+SIZE_BATCH = {"dispatch": 32}  # batch per size where it is not --batch-size
 STATE_DIM, ACT_DIM = 17, 6  # halfcheetah
 
 
@@ -108,7 +110,7 @@ def bench_scan_vs_dispatch(algo: str, size: str, batch_size: int, num_updates: i
     dispatch = np.median(timed(per_update, reps))
     scanned = np.median(timed(lambda: update_many(state, stacked, coeffs)[0], reps))
     return {
-        "algo": algo, "size": size, "num_updates": num_updates,
+        "algo": algo, "size": size, "batch_size": batch_size, "num_updates": num_updates,
         "ms_per_update_dispatch": 1000 * dispatch / num_updates, "ms_per_update_scan": 1000 * scanned / num_updates,
         "speedup": dispatch / scanned,
     }
@@ -218,6 +220,9 @@ def main() -> None:
     parser.add_argument("--scan-updates", type=int, default=20)
     parser.add_argument("--rollout-steps", type=int, default=200)
     parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--scan-sizes", default="",
+                        help="sizes of the scan-vs-dispatch table (default: dispatch,small,default; on CPU the "
+                             "default size runs 4 updates once)")
     args = parser.parse_args()
 
     backend = jax.default_backend()
@@ -232,10 +237,14 @@ def main() -> None:
                 ["algo", "size", "batch_size", "compile_s", "ms_median", "ms_min", "ms_max", "updates_per_s",
                  "gflop_per_update", "tflop_per_s"])
     scan_size = "small" if backend == "cpu" else "default"
-    for algo in args.algos.split(","):
-        results["scan"].append(bench_scan_vs_dispatch(algo, scan_size, args.batch_size, args.scan_updates, 3))
+    for size in (args.scan_sizes or "dispatch,small,default").split(","):
+        slow = backend == "cpu" and size == "default"
+        for algo in args.algos.split(","):
+            results["scan"].append(bench_scan_vs_dispatch(algo, size, SIZE_BATCH.get(size, args.batch_size),
+                                                          4 if slow else args.scan_updates, 1 if slow else 3))
     print_table("Fused lax.scan vs one dispatch per update", results["scan"],
-                ["algo", "size", "num_updates", "ms_per_update_dispatch", "ms_per_update_scan", "speedup"])
+                ["algo", "size", "batch_size", "num_updates", "ms_per_update_dispatch", "ms_per_update_scan",
+                 "speedup"])
     results["seeds"] = [bench_seeds("td3_odt", scan_size, args.batch_size, args.seeds, args.scan_updates // 2, 3)]
     print_table(f"{args.seeds} seeds vmapped in one process vs separate runs (total updates/s)", results["seeds"],
                 ["algo", "size", "num_seeds", "num_updates", "separate_updates_per_s", "vmapped_updates_per_s", "ratio"])
