@@ -159,6 +159,8 @@ class ReplayBuffer:
         self._head = 0
         self._size = 0
         self._flat: Optional[FlatTrajectories] = None
+        self._written: list[np.ndarray] = []  # rows written since the last `take_written_rows`
+        self._relaid = True  # the ring was (re)allocated since then: every row moved
         if trajs:
             columns, lengths = _concatenate(trajs)
             spare = max(int(lengths.sum()) // 4, _MIN_HEADROOM) if spare_rows is None else int(spare_rows)
@@ -218,6 +220,10 @@ class ReplayBuffer:
         rows = (self._head + self._size + np.arange(total)) % self.rows
         for key, value in values.items():
             self._store[key][rows] = value
+        if not self._relaid:
+            self._written.append(rows)
+            if sum(len(r) for r in self._written) > self.rows:  # no mirror is reading: stop collecting
+                self._relaid, self._written = True, []
         offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         self._starts.extend(((self._head + self._size + offsets) % self.rows).tolist())
         self._lengths.extend(lengths.tolist())
@@ -236,6 +242,20 @@ class ReplayBuffer:
         if self._size:
             self._starts = collections.deque(((np.array(self._starts, np.int64) - self._head) % self.rows).tolist())
         self._store, self._head, self._flat = new_store, 0, None
+        self._relaid, self._written = True, []
+
+    def take_written_rows(self) -> Optional[np.ndarray]:
+        """Sorted ring rows written since the previous call, or None if the ring was reallocated.
+
+        For a mirror of the ring (the device copy): None means copy everything; otherwise
+        only these rows changed (head and size may have moved too). One mirror per buffer.
+        """
+        if self._relaid:
+            self._relaid, self._written = False, []
+            return None
+        rows = np.unique(np.concatenate(self._written)) if self._written else np.zeros(0, np.int64)
+        self._written = []
+        return rows
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:

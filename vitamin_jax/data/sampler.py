@@ -43,21 +43,54 @@ class ReplayArrays:
     remaining: jax.Array  # [R] int32
     head: jax.Array  # int32 scalar
     size: jax.Array  # int32 scalar
+    ring_rows: jax.Array  # int32 scalar: rows of the ring; rows past it (up to R) are padding
     state_mean: jax.Array  # [S]
     state_std: jax.Array  # [S]
     reward_scale: jax.Array  # float32 scalar
 
 
-def to_device(flat: FlatTrajectories, state_mean: np.ndarray, state_std: np.ndarray, reward_scale: float,
-              sharding: Optional[Any] = None) -> ReplayArrays:
-    """Copy the ring to the default device, or under `sharding` (replicated, or a CPU device)."""
-    host = ReplayArrays(
-        **{k: getattr(flat, k) for k in _ARRAY_KEYS},
-        head=np.int32(flat.head), size=np.int32(flat.num_transitions),
+def host_arrays(flat: FlatTrajectories, state_mean: np.ndarray, state_std: np.ndarray, reward_scale: float,
+                capacity: Optional[int] = None) -> ReplayArrays:
+    """The ring as NumPy `ReplayArrays` in ring layout, zero-padded to `capacity` rows (default: none)."""
+    capacity = flat.rows if capacity is None else int(capacity)
+    if capacity < flat.rows:
+        raise ValueError(f"capacity {capacity} is below the ring's {flat.rows} rows")
+
+    def padded(array):
+        if capacity == flat.rows:
+            return array
+        return np.concatenate([array, np.zeros((capacity - flat.rows,) + array.shape[1:], array.dtype)])
+
+    return ReplayArrays(
+        **{k: padded(getattr(flat, k)) for k in _ARRAY_KEYS},
+        head=np.int32(flat.head), size=np.int32(flat.num_transitions), ring_rows=np.int32(flat.rows),
         state_mean=np.asarray(state_mean, np.float32), state_std=np.asarray(state_std, np.float32),
         reward_scale=np.float32(reward_scale),
     )
+
+
+def to_device(flat: FlatTrajectories, state_mean: np.ndarray, state_std: np.ndarray, reward_scale: float,
+              sharding: Optional[Any] = None, capacity: Optional[int] = None) -> ReplayArrays:
+    """Copy the ring to the default device, or under `sharding` (replicated, or a CPU device)."""
+    host = host_arrays(flat, state_mean, state_std, reward_scale, capacity)
     return jax.device_put(host, sharding) if sharding is not None else jax.device_put(host)
+
+
+ROW_KEYS = _ARRAY_KEYS  # the per-row arrays that an incremental update writes
+
+
+@functools.partial(jax.jit, donate_argnums=0)
+def write_rows(replay: ReplayArrays, seed_index: jax.Array, row_index: jax.Array, values: dict,
+               head: jax.Array, size: jax.Array, ring_rows: jax.Array) -> ReplayArrays:
+    """Stacked rings [S, R, ...] with rows `row_index` of seeds `seed_index` set to `values`.
+
+    The old arrays are donated (updated in place where the backend allows); index pairs with
+    row_index >= R are padding and are dropped, so a padded write keeps one compiled shape.
+    """
+    fields = {k: getattr(replay, k).at[seed_index, row_index].set(values[k].astype(getattr(replay, k).dtype),
+                                                                   mode="drop")
+              for k in ROW_KEYS}
+    return replay.replace(**fields, head=head, size=size, ring_rows=ring_rows)
 
 
 def draw_starts(replay: ReplayArrays, key: jax.Array, batch_size: int) -> jax.Array:
@@ -71,7 +104,7 @@ def windows(replay: ReplayArrays, start: jax.Array, context_len: int) -> Batch:
     Shapes: states/next_states [B, K, S], actions [B, K, A], rewards/dones/mask [B, K],
     rtg [B, K + 1], timesteps [B, K] int32 (see `vitamin_jax.types.Batch`).
     """
-    rows_total = replay.rewards.shape[0]
+    rows_total = replay.ring_rows
     k = context_len
     row0 = (replay.head + start) % rows_total  # [B]
     left = replay.remaining[row0]  # steps to the trajectory end
