@@ -117,7 +117,7 @@ class Run:
         self.config, self.workdir = config, workdir
         self.seeds = [config.seed + s for s in range(config.num_seeds)]
         self.replay = replay
-        self.agent = jax.vmap(learner.init)(stream_keys(self.seeds, INIT_KEYS))
+        self.agent = jax.jit(jax.vmap(learner.init))(stream_keys(self.seeds, INIT_KEYS))  # one compile, not one per op
         self.np_rngs = [np.random.default_rng(seed) for seed in self.seeds]  # host sampler only
         self.loop = LoopState(online_transitions=[0] * len(self.seeds))
         self.started_at = time.time()  # wall-clock origin of loop.wall_time; reset when the loop starts
