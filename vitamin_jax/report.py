@@ -344,16 +344,21 @@ def learning_curve(seeds: Sequence[SeedResult]) -> dict:
     """Mean and standard error over seeds on the union of their evaluation points.
 
     Each seed is linearly interpolated onto the union; a point averages the seeds whose
-    curve reaches it (a running seed stops where its run is), so n can fall along x.
+    curve reaches it (a running seed stops where its run is), so n can fall along x. A
+    finished seed's final score holds to the end of the finished seeds' curves: seeds stop
+    a few hundred transitions apart (whole episodes), and the curve must end at the mean of
+    the final scores the tables show, not at the seeds that happened to overshoot most.
     """
     seeds = [s for s in seeds if s.xs]
     if not seeds:
         return {"x": [], "mean": [], "se": [], "n": []}
     grid = np.unique(np.concatenate([s.xs for s in seeds]))
+    finished_end = max((s.xs[-1] for s in seeds if s.finished), default=-np.inf)
     values = np.full((len(seeds), len(grid)), np.nan)
     for i, s in enumerate(seeds):
-        inside = (grid >= s.xs[0]) & (grid <= s.xs[-1])
-        values[i, inside] = np.interp(grid[inside], s.xs, s.ys)
+        end = max(s.xs[-1], finished_end) if s.finished else s.xs[-1]
+        inside = (grid >= s.xs[0]) & (grid <= end)
+        values[i, inside] = np.interp(grid[inside], s.xs, s.ys)  # constant past the last point
     n = (~np.isnan(values)).sum(axis=0)
     mean = np.nanmean(values, axis=0)
     std = np.array([np.nanstd(values[:, j], ddof=1) if n[j] > 1 else 0.0 for j in range(len(grid))])
@@ -528,7 +533,8 @@ def render_markdown(root: str, runs, cells, tables: str, matrices: dict, estimat
     out += ["## Learning curves", "",
             "Normalised score against online transitions (the last pretraining evaluation at 0), one line per "
             "algo: the mean over seeds, and a band of mean ± 1.96 standard errors over seeds. Seeds are "
-            "interpolated onto the union of their evaluation points; a point averages the seeds that reached it.", ""]
+            "interpolated onto the union of their evaluation points; a point averages the seeds that reached it, a "
+            "finished seed's final score counting to the end of its cell's finished seeds.", ""]
     out += [f"![{d}]({f})" for d, f in curve_files.items()] + [""]
     out += ["## Runs", "", "| run | dataset | algo | seeds | evaluations | online transitions | status |",
             "|---|---|---|---|---|---|---|"]
