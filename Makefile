@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export JAX_PLATFORMS ?= cpu
+# tcmalloc, where installed, for the long CPU runs: glibc re-faults the update's temporaries
+# every update (docs/design.md#where-the-time-goes). Empty when absent; `make TCMALLOC= demo` to skip.
+TCMALLOC ?= $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 /usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4))
+PRELOAD := $(if $(TCMALLOC),LD_PRELOAD=$(TCMALLOC))
 
 .PHONY: install test demo bench toy clean
 
@@ -20,12 +24,12 @@ test: $(STAMP)
 
 # TD3+ODT and ODT from the same generated halfcheetah random set (configs/demo.py), then the report.
 demo: $(STAMP)
-	$(BIN)/python -m vitamin_jax.sweep --config=configs/demo.py --presets=halfcheetah-random \
+	$(PRELOAD) $(BIN)/python -m vitamin_jax.sweep --config=configs/demo.py --presets=halfcheetah-random \
 		--algos=td3_odt,odt --seeds=0 --max-parallel=2 --out=runs/demo --config.log.progress_bar=False
 	$(BIN)/python -m vitamin_jax.report runs/demo
 
 bench: $(STAMP)
-	$(BIN)/python experiments/bench_step.py --json runs/bench.json
+	$(PRELOAD) $(BIN)/python experiments/bench_step.py --json runs/bench.json
 
 toy: $(STAMP)
 	$(BIN)/python experiments/toy_mdp.py --out runs/toy_mdp
