@@ -29,22 +29,23 @@ def _cluster_in_environment() -> bool:
     return len([h for h in env.get("TPU_WORKER_HOSTNAMES", "").split(",") if h]) > 1
 
 
-def initialize_multi_host(coordinator_address: str = "", num_processes: int = 0, process_id: int = -1,
-                          heartbeat_timeout_s: int = 100) -> None:
+def initialize_multi_host(parallel: Any) -> None:
     """Call `jax.distributed.initialize` for a multi-process job; a no-op for a single process.
 
-    With an empty address JAX reads the cluster from the environment: Slurm (`srun`, more
-    than one task), Open MPI, a Cloud TPU pod slice, or JAX_COORDINATOR_ADDRESS /
-    JAX_NUM_PROCESSES / JAX_PROCESS_ID. CPU collectives go through gloo. A process whose
-    peer stops answering for `heartbeat_timeout_s` aborts (non-zero exit) instead of waiting.
+    `parallel` is a config's `parallel` section. With an empty `coordinator_address` JAX reads
+    the cluster from the environment: Slurm (`srun`, more than one task), Open MPI, a Cloud
+    TPU pod slice, or JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID. CPU
+    collectives go through gloo. A process whose peer stops answering for
+    `heartbeat_timeout_s` aborts (non-zero exit) instead of waiting.
     """
-    if jax.distributed.is_initialized() or not (coordinator_address or _cluster_in_environment()):
+    address = parallel.coordinator_address
+    if jax.distributed.is_initialized() or not (address or _cluster_in_environment()):
         return
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    kwargs = dict(heartbeat_timeout_seconds=int(heartbeat_timeout_s))
-    if coordinator_address:
-        kwargs.update(coordinator_address=coordinator_address, num_processes=num_processes or None,
-                      process_id=None if process_id < 0 else process_id)
+    kwargs = dict(heartbeat_timeout_seconds=int(parallel.heartbeat_timeout_s))
+    if address:
+        kwargs.update(coordinator_address=address, num_processes=parallel.num_processes or None,
+                      process_id=None if parallel.process_id < 0 else parallel.process_id)
     jax.distributed.initialize(**kwargs)
 
 

@@ -41,8 +41,7 @@ def main(argv) -> None:
         _fail(" ".join(line.strip() for line in str(e).splitlines() if line.strip()))
     from vitamin_jax.distributed import initialize_multi_host
 
-    initialize_multi_host(config.parallel.coordinator_address, config.parallel.num_processes,
-                          config.parallel.process_id, config.parallel.heartbeat_timeout_s)
+    initialize_multi_host(config.parallel)
     workdir = _WORKDIR.value or f"runs/{config.env_name}-{config.algo}-seed{config.seed}"
     try:
         summary = train_and_evaluate(config, workdir)

@@ -127,8 +127,7 @@ class CellJob(submitit.helpers.Checkpointable):
         from vitamin_jax.train import train_and_evaluate
 
         config = cell_config(config_file, cell, overrides)
-        p = config.parallel  # a multi-task Slurm job (--slurm.nodes / tasks-per-node): one process per task
-        distributed.initialize_multi_host(p.coordinator_address, p.num_processes, p.process_id, p.heartbeat_timeout_s)
+        distributed.initialize_multi_host(config.parallel)  # a multi-task Slurm job: one process per task
         summary = train_and_evaluate(config, workdir)
         if not distributed.is_primary():
             return summary
