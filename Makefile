@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export JAX_PLATFORMS ?= cpu
-# tcmalloc, where installed, for the long CPU runs: glibc re-faults the update's temporaries
-# every update (docs/design.md#where-the-time-goes). Empty when absent; `make TCMALLOC= demo` to skip.
+# tcmalloc, where installed, for the benchmarks: glibc re-faults the update's temporaries every
+# update (docs/design.md#where-the-time-goes; the CLI and the sweep preload it themselves,
+# vitamin_jax/allocator.py). Empty when absent; `make TCMALLOC= bench` to skip.
 TCMALLOC ?= $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 /usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4))
 PRELOAD := $(if $(TCMALLOC),LD_PRELOAD=$(TCMALLOC))
 
@@ -24,7 +25,7 @@ test: $(STAMP)
 
 # TD3+ODT and ODT from the same generated halfcheetah random set (configs/demo.py), then the report.
 demo: $(STAMP)
-	$(PRELOAD) $(BIN)/python -m vitamin_jax.sweep --config=configs/demo.py --presets=halfcheetah-random \
+	$(BIN)/python -m vitamin_jax.sweep --config=configs/demo.py --presets=halfcheetah-random \
 		--algos=td3_odt,odt --seeds=0 --max-parallel=2 --out=runs/demo --config.log.progress_bar=False
 	$(BIN)/python -m vitamin_jax.report runs/demo
 

@@ -136,6 +136,9 @@ def parse_flags(argv: list[str]) -> list[str]:
 
 
 def run() -> None:
+    from vitamin_jax.allocator import reexec_with_tcmalloc
+
+    reexec_with_tcmalloc("vitamin_jax.main")
     flags.mark_flags_as_required(["config"])
     app.run(main, flags_parser=parse_flags)
 

@@ -377,4 +377,7 @@ def _run(args, config_args: list[str], slurm_args: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    from vitamin_jax.allocator import reexec_with_tcmalloc
+
+    reexec_with_tcmalloc("vitamin_jax.sweep")  # its local cells inherit the allocator
     sys.exit(main())
