@@ -18,18 +18,16 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TCMALLOC_CANDIDATES = ("/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4", "/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4",
-                       "/usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4")
+sys.path.insert(0, os.path.dirname(HERE))
+
+from vitamin_jax.allocator import find_tcmalloc  # noqa: E402
+
 CHILD = """
 import json, sys
 sys.path.insert(0, {here!r})
 import bench_step
 print(json.dumps(bench_step.bench_update({algo!r}, {size!r}, {batch}, {reps})))
 """
-
-
-def tcmalloc_path() -> str:
-    return next((p for p in TCMALLOC_CANDIDATES if os.path.exists(p)), "")
 
 
 def run_case(preload: str, algo: str, size: str, batch: int, reps: int) -> dict:
@@ -51,7 +49,7 @@ def main() -> None:
     parser.add_argument("--tcmalloc", default="", help="path of libtcmalloc (default: the Debian package's)")
     parser.add_argument("--json", default="")
     args = parser.parse_args()
-    tcmalloc = args.tcmalloc or tcmalloc_path()
+    tcmalloc = args.tcmalloc or find_tcmalloc()
     if not tcmalloc:
         sys.exit("no libtcmalloc found: install it (Debian/Ubuntu: apt-get install libtcmalloc-minimal4) or pass --tcmalloc")
     rows = []

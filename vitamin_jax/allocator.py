@@ -24,13 +24,18 @@ CANDIDATES = (
 )
 
 
+def find_tcmalloc(candidates: Sequence[str] = CANDIDATES) -> Optional[str]:
+    """The first installed tcmalloc library of `candidates` (Linux only), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    return next((path for path in candidates if os.path.exists(path)), None)
+
+
 def preload_environment(environ: Mapping[str, str], candidates: Sequence[str] = CANDIDATES) -> Optional[dict]:
     """The environment to re-execute with, or None to go on as we are."""
     if environ.get(OPT_OUT, "1") == "0" or "tcmalloc" in environ.get("LD_PRELOAD", ""):
         return None
-    if not sys.platform.startswith("linux"):
-        return None
-    library = next((path for path in candidates if os.path.exists(path)), None)
+    library = find_tcmalloc(candidates)
     if library is None:
         return None
     preload = " ".join(p for p in (library, environ.get("LD_PRELOAD", "")) if p)

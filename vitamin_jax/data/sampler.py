@@ -70,9 +70,9 @@ def host_arrays(flat: FlatTrajectories, state_mean: np.ndarray, state_std: np.nd
 
 
 def to_device(flat: FlatTrajectories, state_mean: np.ndarray, state_std: np.ndarray, reward_scale: float,
-              sharding: Optional[Any] = None, capacity: Optional[int] = None) -> ReplayArrays:
+              sharding: Optional[Any] = None) -> ReplayArrays:
     """Copy the ring to the default device, or under `sharding` (replicated, or a CPU device)."""
-    host = host_arrays(flat, state_mean, state_std, reward_scale, capacity)
+    host = host_arrays(flat, state_mean, state_std, reward_scale)
     return jax.device_put(host, sharding) if sharding is not None else jax.device_put(host)
 
 
