@@ -122,11 +122,12 @@ class RunLogger:
             self.writer.flush()
         plot_curve(self.records, os.path.join(self.workdir, CURVE_FILE), self.title)
 
-    def close(self) -> None:
+    def close(self, exit_code: int = 0) -> None:
+        """Flush and close every sink; `exit_code` != 0 marks the wandb run failed."""
         if self.writer is not None:
             self.writer.close()
         if self.mirror is not None:
-            self.mirror.close()
+            self.mirror.close(exit_code)
 
 
 def _jsonable(value):

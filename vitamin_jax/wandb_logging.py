@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import uuid
 from typing import Iterable, Mapping, Optional
 
@@ -47,8 +48,23 @@ class WandbMirror:
     def log(self, points: Mapping[str, float], global_iteration: int) -> None:
         self.run.log({"global_iteration": int(global_iteration), **points})
 
-    def close(self) -> None:
-        self.run.finish()
+    def close(self, exit_code: int = 0) -> None:
+        """Finish the run and wait until its offline file holds every point.
+
+        `run.finish()` returns once the exit record is handled, but the service writes the
+        transaction log (`run-*.wandb`) through a buffer it closes only when the stream shuts
+        down, later; a kill right after `finish` could leave just the file's header. Tearing
+        the service down waits for that shutdown (the process owns its service: the CLI runs
+        one wandb run at a time).
+        """
+        import wandb
+
+        self.run.finish(exit_code=exit_code)
+        try:
+            wandb.teardown(exit_code=exit_code)
+        except SystemExit as e:  # teardown exits the process when the service itself failed
+            print(f"warning: the wandb service ended with status {e.code}; the wandb mirror in {self.run.dir} "
+                  f"may be incomplete (scalars.jsonl holds every point)", file=sys.stderr)
 
 
 def _next_start(workdir: str) -> tuple[str, int]:
