@@ -1,5 +1,5 @@
 """The sweep tool: a grid of toy cells through submitit's local executor, killed and rerun; the Slurm
-array from a dry run and from a submission to a fake `sbatch`."""
+array from a dry run and from a submission to a fake `sbatch`; the default preset; one sweep per directory."""
 
 import json
 import os
@@ -13,7 +13,7 @@ import pytest
 
 from vitamin_jax.configuration import PROJECT_ROOT
 from vitamin_jax.logger import read_metrics
-from vitamin_jax.sweep import make_cells, parse_seeds
+from vitamin_jax.sweep import SweepError, cell_config, choose_presets, main, make_cells, parse_seeds
 
 TOY = ["--config=configs/toy.py", "--presets=toy", "--config.model.embed_dim=32", "--config.model.n_layer=1",
        "--config.train.num_updates_per_pretrain_iter=10", "--config.train.num_updates_per_online_iter=10",
@@ -53,6 +53,7 @@ def test_local_sweep_killed_mid_way_and_rerun_finishes_every_cell_once(tmp_path)
     assert manifest["cells"]["toy/odt/seeds_16-16"]["state"] == "done"
     done_summary = (out / "toy" / "odt" / "seeds_16-16" / "summary.json").stat().st_mtime_ns
     done_job = manifest["cells"]["toy/odt/seeds_16-16"]["job_id"]
+    assert json.load(open(out / "toy" / "odt" / "seeds_16-16" / "summary.json"))["job_id"] == done_job
 
     second = sweep(*args)
     _, err = second.communicate(timeout=600)
@@ -113,3 +114,94 @@ def test_slurm_multi_node_cell_asks_for_nodes_and_tasks(tmp_path):
     assert run.returncode == 0, err
     for line in SBATCH_LINES + ["#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=4"]:
         assert line in out
+
+
+def test_default_preset_reaches_the_cell_configs(tmp_path):
+    presets, source = choose_presets("configs/demo.py", None)
+    assert (presets, source) == (["halfcheetah-random"], "config default")
+    (cell,) = make_cells(presets, ["odt"], [3], per_job=1)
+    assert cell.name == "halfcheetah-random/odt/seeds_3-3"
+    config = cell_config("configs/demo.py", cell, [])
+    assert (config.env_name, config.algo, config.seed) == ("halfcheetah-random", "odt", 3)
+    assert config.dataset.generate_num_steps == 100_000  # demo's schedule, not mujoco's
+    assert choose_presets("configs/demo.py", "hopper-random,") == (["hopper-random"], "--presets")
+
+    bare = tmp_path / "bare.py"  # a file that takes no preset: one preset-less set of cells
+    bare.write_text("from configs import toy\n\n\ndef get_config():\n    c = toy.get_config()\n"
+                    "    c.train.batch_size = 8\n    return c\n")
+    presets, source = choose_presets(str(bare), None)
+    assert (presets, source) == ([""], "no presets")
+    (cell,) = make_cells(presets, ["td3_odt"], [5], per_job=1)
+    assert cell.name == "td3_odt/seeds_5-5"
+    config = cell_config(str(bare), cell, [("online.max_online_transitions", 32)])
+    assert (config.env_name, config.train.batch_size, config.seed, config.online.max_online_transitions) == (
+        "toy", 8, 5, 32)
+    with pytest.raises(SweepError, match="takes no preset; leave out --presets"):
+        choose_presets(str(bare), "toy")
+
+    required = tmp_path / "required.py"
+    required.write_text("def get_config(preset):\n    return None\n")
+    with pytest.raises(SweepError, match="has no default preset; choose presets with --presets"):
+        choose_presets(str(required), None)
+    with pytest.raises(SweepError, match="config file not found"):
+        choose_presets("configs/demo.py:hopper-random", None)
+
+
+def finish_cell(out, name, job_id=None, transitions=32):
+    """A cell's workdir as its job leaves it at the budget (TOY's 32 transitions)."""
+    workdir = out / name
+    workdir.mkdir(parents=True)
+    summary = {"online_transitions": transitions, **({"job_id": job_id} if job_id else {})}
+    (workdir / "summary.json").write_text(json.dumps(summary))
+
+
+def test_rerun_without_presets_records_the_default_preset_and_drops_stale_job_ids(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    finish_cell(out, "toy/td3_odt/seeds_0-0", job_id="777")  # finished by job 777
+    finish_cell(out, "toy/odt/seeds_0-0")  # finished, by a job that recorded no id
+    stale = {"cells": {"toy/td3_odt/seeds_0-0": {"state": "failed", "job_id": "123"},  # another sweep's failures
+                       "toy/odt/seeds_0-0": {"state": "failed", "job_id": "124"}}}
+    (out / "sweep.json").write_text(json.dumps(stale))
+    args = [a for a in TOY if not a.startswith("--presets")]
+    assert main([*args, "--algos=td3_odt,odt", "--seeds=0", f"--out={out}", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "sweep: preset toy (the default of configs/toy.py; choose others with --presets)" in printed
+    assert "all 2 cells finished" in printed
+    manifest = json.load(open(out / "sweep.json"))
+    assert (manifest["presets"], manifest["presets_from"]) == (["toy"], "config default")
+    cells = manifest["cells"]
+    assert cells["toy/td3_odt/seeds_0-0"]["state"] == "done" and cells["toy/td3_odt/seeds_0-0"]["job_id"] == "777"
+    assert cells["toy/odt/seeds_0-0"]["state"] == "done" and "job_id" not in cells["toy/odt/seeds_0-0"]
+    assert {c["preset"] for c in cells.values()} == {"toy"}
+    assert sorted(os.listdir(out)) == [".sweep.lock", "sweep.json", "toy"]  # the lock is released, not removed
+
+
+HOLD = "import sys; from vitamin_jax.sweep import lock_sweep; lock_sweep(sys.argv[1]); print('held', flush=True); " \
+       "sys.stdin.read()"
+
+
+def test_second_sweep_on_a_held_directory_exits_2_naming_the_holder(tmp_path):
+    out = tmp_path / "sweep"
+    out.mkdir()
+    (out / "sweep.json").write_text(json.dumps({"cells": {"toy/td3_odt/seeds_0-0": {"state": "running"}}}))
+    before = ((out / "sweep.json").read_bytes(), (out / "sweep.json").stat().st_mtime_ns)
+    # the holder takes the lock the way a sweep does, says so on its stdout, and holds it until its stdin closes
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], cwd=PROJECT_ROOT, text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        assert int((out / ".sweep.lock").read_text()) == holder.pid
+        second = sweep(*TOY, "--algos=td3_odt", "--seeds=0", f"--out={out}", "--no-progress")
+        _, err = second.communicate(timeout=300)
+        assert second.returncode == 2
+        assert err.splitlines() == [f"error: sweep directory {out} is in use by another sweep (pid {holder.pid}); "
+                                    f"wait for it to finish, or use another --out"]
+        assert ((out / "sweep.json").read_bytes(), (out / "sweep.json").stat().st_mtime_ns) == before
+        assert sorted(os.listdir(out)) == [".sweep.lock", "sweep.json"]  # no cell started, no log written
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    assert holder.returncode == 0
+    finish_cell(out, "toy/td3_odt/seeds_0-0", job_id="9")  # once the holder is gone the directory is free
+    assert main([*TOY, "--algos=td3_odt", "--seeds=0", f"--out={out}", "--no-progress"]) == 0
+    assert json.load(open(out / "sweep.json"))["cells"]["toy/td3_odt/seeds_0-0"]["state"] == "done"

@@ -28,8 +28,8 @@ def format_summary(summary: dict) -> str:
 
 
 def main(argv) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if len(argv) > 1:  # one line like every other bad input, not absl's usage page
+        _fail(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint step at INFO
     from vitamin_jax.errors import EXPECTED_ERRORS  # heavy imports after flag parsing
     from vitamin_jax.train import train_and_evaluate

@@ -6,12 +6,17 @@
       [--dry-run]
 
 One job per cell, in its own workdir `DIR/<preset>/<algo>/seeds_<a>-<b>/`; a job with S
-seeds runs them vmapped in one process (`config.num_seeds`). Jobs are ordinary resumable
+seeds runs them vmapped in one process (`config.num_seeds`). Without --presets the grid
+has the config file's default preset (the default of its `get_config` argument, what
+`--config=FILE` alone runs), or, for a file that takes no preset, one preset-less set of
+cells `DIR/<algo>/seeds_<a>-<b>/`. Jobs are ordinary resumable
 runs, so rerunning the same command skips finished cells and resumes the others from their
 checkpoints, and a Slurm job that is preempted is requeued and resumes the same way. The
 workdir's saved config decides what a cell is: a changed override reaches a cell only as a
 refused resume (a failed cell), never as a mixed run. `DIR/sweep.json` records the grid,
-the overrides, and each cell's job id and state. The local executor prints a live table and
+the overrides, and each cell's job id and state (recomputed from the cell's workdir on every
+run). One sweep at a time holds DIR (an OS lock on `DIR/.sweep.lock` with its pid); a second
+exits at once naming it. The local executor prints a live table and
 exits non-zero listing the failed cells with the last line of their logs; the Slurm executor
 submits one job array and returns (rerun the command later to see the state).
 """
@@ -20,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import dataclasses
+import inspect
 import json
 import os
 import sys
@@ -32,7 +39,8 @@ import submitit
 from vitamin_jax.data.loading import first_line
 
 MANIFEST = "sweep.json"
-SUMMARY = "summary.json"  # written by a cell's job when its run reaches the budget
+SUMMARY = "summary.json"  # written by a cell's job when its run reaches the budget (with the job's id)
+LOCK_FILE = ".sweep.lock"  # held by the sweep that owns the directory
 SLURM_OPTIONS = ("partition", "gpus-per-job", "cpus-per-job", "time", "mem", "nodes", "tasks-per-node")
 
 
@@ -48,7 +56,9 @@ class Cell:
 
     @property
     def name(self) -> str:
-        return f"{self.preset}/{self.algo}/seeds_{self.seeds[0]}-{self.seeds[-1]}"
+        """`<preset>/<algo>/seeds_<a>-<b>`; a preset-less cell (preset '') has no preset level."""
+        seeds = f"{self.algo}/seeds_{self.seeds[0]}-{self.seeds[-1]}"
+        return f"{self.preset}/{seeds}" if self.preset else seeds
 
 
 # ---------------------------------------------------------------------------- the grid
@@ -79,6 +89,50 @@ def make_cells(presets: Sequence[str], algos: Sequence[str], seeds: Sequence[int
         current.append(seed)
     groups.append(tuple(current))
     return [Cell(p, a, g) for p in presets for a in algos for g in groups]
+
+
+def choose_presets(config_file: str, given: Optional[str]) -> tuple[list[str], str]:
+    """The presets to sweep and where they come from ('--presets', 'config default' or 'no presets').
+
+    Without --presets: the default of `get_config`'s argument (what `--config=FILE` alone runs),
+    named so that the cells' directories and sweep.json say which preset ran; a file whose
+    `get_config` takes no preset (or defaults it to '') gets one preset-less set of cells ['']."""
+    from vitamin_jax.configuration import PROJECT_ROOT, config_module
+
+    path = config_file
+    if not os.path.exists(path) and os.path.exists(os.path.join(PROJECT_ROOT, path)):
+        path = os.path.join(PROJECT_ROOT, path)  # as load_config finds it
+    if not os.path.isfile(path):
+        raise SweepError(f"--config={config_file}: config file not found (give a file; presets go in --presets)")
+    try:
+        get_config = config_module(path).get_config
+        params = list(inspect.signature(get_config).parameters.values())
+    except Exception as e:  # the user's file: any error in it is one line naming it
+        raise SweepError(f"--config={config_file}: {type(e).__name__}: {first_line(e)}") from None
+    takes_preset = bool(params) and params[0].kind in (inspect.Parameter.POSITIONAL_ONLY,
+                                                       inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if given is not None:
+        presets = [x for x in given.split(",") if x]
+        if not presets:
+            raise SweepError(f"--presets={given!r} names no preset; leave it out for the config file's default")
+        if not takes_preset:
+            raise SweepError(f"--config={config_file} takes no preset; leave out --presets")
+        return presets, "--presets"
+    default = params[0].default if takes_preset else ""
+    if default in ("", None):
+        return [""], "no presets"
+    if not isinstance(default, str):
+        raise SweepError(f"--config={config_file} has no default preset; choose presets with --presets")
+    return [default], "config default"
+
+
+def describe_presets(config_file: str, presets: Sequence[str], source: str) -> str:
+    """The presets line of the printed table: which presets ran, and why those."""
+    if source == "no presets":
+        return f"no preset ({config_file} takes none)"
+    if source == "config default":
+        return f"preset {presets[0]} (the default of {config_file}; choose others with --presets)"
+    return f"presets {', '.join(presets)}"
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -131,19 +185,25 @@ class CellJob(submitit.helpers.Checkpointable):
         summary = train_and_evaluate(config, workdir)
         if not distributed.is_primary():
             return summary
+        try:  # the job that finished the cell, for sweep.json (whatever a rerun finds there)
+            job_id = str(submitit.JobEnvironment().job_id)
+        except (RuntimeError, KeyError):
+            job_id = None
         temp = os.path.join(workdir, SUMMARY + ".tmp")
         with open(temp, "w") as f:
-            json.dump(summary, f, indent=1)
+            json.dump({**summary, "job_id": job_id}, f, indent=1)
         os.replace(temp, os.path.join(workdir, SUMMARY))
         return summary
 
 
-def cell_finished(workdir: str, budget: int) -> bool:
-    path = os.path.join(workdir, SUMMARY)
-    if not os.path.exists(path):
-        return False
-    with open(path) as f:
-        return json.load(f).get("online_transitions", -1) >= budget
+def finished_summary(workdir: str, budget: int) -> Optional[dict]:
+    """The cell's summary.json if its run reached `budget`, else None (unfinished or unreadable)."""
+    try:
+        with open(os.path.join(workdir, SUMMARY)) as f:
+            summary = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return summary if summary.get("online_transitions", -1) >= budget else None
 
 
 def latest_score(workdir: str) -> Optional[float]:
@@ -182,8 +242,14 @@ def load_manifest(out: str) -> dict:
     path = os.path.join(out, MANIFEST)
     if not os.path.exists(path):
         return {"cells": {}}
-    with open(path) as f:
-        return json.load(f)
+    try:
+        with open(path) as f:
+            manifest = json.load(f)
+    except (OSError, ValueError) as e:
+        raise SweepError(f"{path} is unreadable ({first_line(e)}); move it away to start its record anew") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("cells"), dict):
+        raise SweepError(f"{path} is not a sweep's record; move it away to start its record anew")
+    return manifest
 
 
 def save_manifest(out: str, manifest: dict) -> None:
@@ -191,6 +257,39 @@ def save_manifest(out: str, manifest: dict) -> None:
     with open(temp, "w") as f:
         json.dump(manifest, f, indent=1)
     os.replace(temp, os.path.join(out, MANIFEST))
+
+
+def lock_sweep(out: str):
+    """Create `out` and hold `out/.sweep.lock`: two sweeps on one directory would run (and fail) each
+    other's cells and overwrite each other's sweep.json. The workdirs' lock, so the kernel frees it."""
+    from vitamin_jax.workdir import WorkdirError, WorkdirLock
+
+    try:
+        os.makedirs(out, exist_ok=True)
+        return WorkdirLock(out, LOCK_FILE, busy="sweep directory {dir} is in use by another sweep (pid {pid}); "
+                                                "wait for it to finish, or use another --out")
+    except WorkdirError as e:
+        raise SweepError(str(e)) from None
+    except OSError as e:
+        raise SweepError(f"--out={out}: {e.strerror or e}") from None
+
+
+def update_cell_entries(manifest: dict, out: str, cells: Sequence[Cell], finished: dict) -> None:
+    """Each cell's entry from its workdir, not from earlier runs: a finished cell is done by the job that
+    wrote its summary; any other is pending, its earlier job id (failed, or another sweep's) dropped."""
+    for cell in cells:
+        entry = manifest["cells"].setdefault(cell.name, {})
+        entry.update(preset=cell.preset, algo=cell.algo, seeds=list(cell.seeds), workdir=os.path.join(out, cell.name))
+        if cell.name in finished:
+            job_id = finished[cell.name].get("job_id")
+            if job_id:
+                entry["job_id"] = job_id
+            elif entry.get("state") != "done":  # a summary from before job ids: the recorded job did not finish it
+                entry.pop("job_id", None)
+            entry["state"] = "done"
+        else:
+            entry.pop("job_id", None)
+            entry["state"] = "pending"
 
 
 # ---------------------------------------------------------------------------- executors
@@ -215,10 +314,10 @@ def sbatch_lines(params: dict, array_size: int) -> list[str]:
     return lines
 
 
-def _table(rows: list[tuple[str, str, str]]):
+def _table(rows: list[tuple[str, str, str]], title: str = "sweep"):
     from rich.table import Table
 
-    table = Table(title="sweep")
+    table = Table(title=title)
     for column in ("cell", "state", "score"):
         table.add_column(column)
     for row in rows:
@@ -229,7 +328,7 @@ def _table(rows: list[tuple[str, str, str]]):
 
 
 def run_local(out: str, config_file: str, todo: list[Cell], overrides: list, manifest: dict, max_parallel: int,
-              timeout_min: int, progress: bool) -> list[tuple[Cell, str]]:
+              timeout_min: int, progress: bool, title: str = "sweep") -> list[tuple[Cell, str]]:
     """Run `todo` with submitit's local executor, at most `max_parallel` at a time; [(cell, log line)] of failures."""
     from rich.console import Console
     from rich.live import Live
@@ -258,7 +357,7 @@ def run_local(out: str, config_file: str, todo: list[Cell], overrides: list, man
                     manifest["cells"][name]["state"] = states[name]
                     save_manifest(out, manifest)
             rows = [(n, s, _fmt(latest_score(os.path.join(out, n)))) for n, s in states.items()]
-            live.update(_table(rows))
+            live.update(_table(rows, title))
             if pending or running:
                 time.sleep(1.0)
     return failed
@@ -286,7 +385,7 @@ def submit_slurm(out: str, config_file: str, todo: list[Cell], overrides: list, 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m vitamin_jax.sweep", description=__doc__.splitlines()[0])
     p.add_argument("--config", required=True, help="a config file with presets, e.g. configs/mujoco.py")
-    p.add_argument("--presets", required=True, help="comma-separated presets of that file")
+    p.add_argument("--presets", help="comma-separated presets of that file (default: the file's default preset)")
     p.add_argument("--algos", required=True, help="comma-separated algorithms (td3_odt,odt,td3,...)")
     p.add_argument("--seeds", default="0-4", help="0-4 or 0,2,7")
     p.add_argument("--seeds-per-job", type=int, default=1, help="consecutive seeds vmapped in one job")
@@ -324,9 +423,12 @@ def _run(args, config_args: list[str], slurm_args: list[str]) -> int:
         slurm[key] = value
     if args.seeds_per_job < 1 or args.max_parallel < 1:
         raise SweepError("--seeds-per-job and --max-parallel must be >= 1")
-    split = lambda text: [x for x in text.split(",") if x]
     seeds = parse_seeds(args.seeds)
-    cells = make_cells(split(args.presets), split(args.algos), seeds, args.seeds_per_job)
+    algos = [x for x in args.algos.split(",") if x]
+    if not algos:
+        raise SweepError(f"--algos={args.algos!r} names no algorithm; give e.g. --algos=td3_odt,odt")
+    presets, source = choose_presets(args.config, args.presets)
+    cells = make_cells(presets, algos, seeds, args.seeds_per_job)
     configs = {}
     for cell in cells:  # every cell's config must resolve before anything runs
         try:
@@ -334,38 +436,54 @@ def _run(args, config_args: list[str], slurm_args: list[str]) -> int:
         except EXPECTED_ERRORS + (ValueError, FileNotFoundError) as e:
             raise SweepError(f"cell {cell.name}: {first_line(e) or type(e).__name__}") from None
     out = os.path.abspath(args.out)
-    finished = {c.name for c in cells
-                if cell_finished(os.path.join(out, c.name), int(configs[c.name].online.max_online_transitions))}
-    if not args.dry_run:
-        prepare_datasets([configs[c.name] for c in cells if c.name not in finished])
-    todo = [c for c in cells if c.name not in finished]
+    title = f"sweep: {describe_presets(args.config, presets, source)}"
+
+    def finished_cells() -> dict:
+        budgets = {c.name: int(configs[c.name].online.max_online_transitions) for c in cells}
+        summaries = {c.name: finished_summary(os.path.join(out, c.name), budgets[c.name]) for c in cells}
+        return {name: summary for name, summary in summaries.items() if summary is not None}
+
     params = slurm_parameters(slurm, args.max_parallel) if args.executor == "slurm" else {}
     if args.dry_run:
+        finished = finished_cells()
+        todo = [c for c in cells if c.name not in finished]
+        print(title)
         for cell in cells:
             print(f"{cell.name}: {'finished' if cell.name in finished else 'to run'}")
         print(f"{len(todo)} of {len(cells)} cells to run with the {args.executor} executor")
         if args.executor == "slurm" and todo:
             print("\n".join(sbatch_lines(params, len(todo))))
         return 0
-    os.makedirs(out, exist_ok=True)
-    manifest = load_manifest(out)
-    manifest.update(config=args.config, presets=split(args.presets), algos=split(args.algos),
-                    seeds=seeds, seeds_per_job=args.seeds_per_job,
-                    overrides=[f"{f}={v!r}" for f, v in overrides], executor=args.executor)
-    for cell in cells:
-        entry = manifest["cells"].setdefault(cell.name, {})
-        entry.update(preset=cell.preset, algo=cell.algo, seeds=list(cell.seeds), workdir=os.path.join(out, cell.name))
-        if cell.name in finished:
-            entry["state"] = "done"
-    save_manifest(out, manifest)
-    if not todo:
-        print(f"all {len(cells)} cells finished; report: python -m vitamin_jax.report {out}")
-        return 0
-    if args.executor == "slurm":
-        submit_slurm(out, args.config, todo, overrides, manifest, params)
-        return 0
-    failed = run_local(out, args.config, todo, overrides, manifest, args.max_parallel, args.timeout_min,
-                       not args.no_progress)
+    created = not os.path.exists(out)
+    lock = lock_sweep(out)  # before anything is read or written: only the holder's view of the cells is true
+    try:
+        finished = finished_cells()
+        todo = [c for c in cells if c.name not in finished]
+        try:
+            prepare_datasets([configs[c.name] for c in todo])
+        except EXPECTED_ERRORS as e:
+            if created:  # leave no directory behind for a sweep that never started
+                with contextlib.suppress(OSError):
+                    os.remove(lock.path)
+                    os.rmdir(out)
+            raise SweepError(first_line(e) or type(e).__name__) from None
+        print(title)
+        manifest = load_manifest(out)
+        manifest.update(config=args.config, presets=[p for p in presets if p], presets_from=source, algos=algos,
+                        seeds=seeds, seeds_per_job=args.seeds_per_job,
+                        overrides=[f"{f}={v!r}" for f, v in overrides], executor=args.executor)
+        update_cell_entries(manifest, out, cells, finished)
+        save_manifest(out, manifest)
+        if not todo:
+            print(f"all {len(cells)} cells finished; report: python -m vitamin_jax.report {out}")
+            return 0
+        if args.executor == "slurm":
+            submit_slurm(out, args.config, todo, overrides, manifest, params)
+            return 0
+        failed = run_local(out, args.config, todo, overrides, manifest, args.max_parallel, args.timeout_min,
+                           not args.no_progress, title)
+    finally:
+        lock.release()
     print()
     if failed:
         print(f"{len(failed)} of {len(cells)} cells failed:", file=sys.stderr)
