@@ -19,6 +19,7 @@ Random streams (docs/design.md#random-streams): each seed has one root key
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import sys
 import time
@@ -32,7 +33,7 @@ import numpy as np
 from vitamin_jax import distributed, envs, wandb_logging
 from vitamin_jax.agent import AgentState, Learner
 from vitamin_jax.algorithms import phase_coefficients
-from vitamin_jax.checkpointing import Checkpointer
+from vitamin_jax.checkpointing import Checkpointer, DamagedCheckpoint, DiskFull
 from vitamin_jax.config_validation import resolve_config
 from vitamin_jax.data import DatasetError, offline_data
 from vitamin_jax.data.batches import RunReplay
@@ -42,7 +43,7 @@ from vitamin_jax.envs.options import env_options
 from vitamin_jax.logger import RunLogger
 from vitamin_jax.rollout import RolloutWorker
 from vitamin_jax.timing import Timings
-from vitamin_jax.workdir import claim_workdir
+from vitamin_jax.workdir import claim_workdir, save_config
 
 # Purposes folded into a seed's root key: one stream per consumer.
 INIT_KEYS, SAMPLING_KEYS, EVAL_ACTION_KEYS, COLLECT_ACTION_KEYS = range(4)
@@ -123,47 +124,76 @@ class Run:
         self.started_at = time.time()  # wall-clock origin of loop.wall_time; reset when the loop starts
         self.timings = Timings()  # this iteration's sections (vitamin_jax/timing.py)
         self.checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), config.checkpoint.keep)
+        self.restored_step: Optional[int] = None  # the checkpoint this start resumed from
+        self.restored_verified = False  # whether its digest was checked (False: written before digests)
 
     def restore(self) -> Optional[int]:
-        """Restore the newest checkpoint that restores; its iteration, else None (a fresh start).
+        """Restore the newest checkpoint that restores and matches its digest; its iteration, else None.
 
-        A checkpoint that fails to restore (truncated arrays, bad metadata) is reported in one
-        line; once an older one restores, the damaged ones are moved to `corrupt_checkpoints/`.
-        If none restores the run refuses to start (nothing moved), rather than silently start
-        over a workdir that has results.
+        A checkpoint that fails (files of another size than saved, contents that differ from
+        the save's digest, unreadable metadata) is skipped; once an older one restores, one
+        warning line names the damaged ones, which move to `corrupt_checkpoints/`. Every process
+        of a job reaches the same verdict on every step. If none restores the run refuses to
+        start (nothing moved), rather than silently start over a workdir that has results.
+        Checkpoints written before digests existed (no step has one) restore unverified.
         """
         steps = self.checkpointer.all_steps()
-        aside = os.path.join(self.workdir, "corrupt_checkpoints")
-        failed = []
+        legacy = bool(steps) and not any(self.checkpointer.has_digest(step) for step in steps)
+        failed = {}
         for step in steps:
-            try:
-                self.agent, arrays, meta = self.checkpointer.restore(step, self.agent)
-                self.replay.load_state_dict(arrays)
-                for rng, state in zip(self.np_rngs, meta["np_rngs"]):
-                    rng.bit_generator.state = state
-                self.loop = LoopState(**meta["loop"])
-            except Exception as e:  # orbax/tensorstore raise many kinds for damaged files
-                print(f"warning: checkpoint {step} in {self.checkpointer.directory} does not restore "
-                      f"({type(e).__name__}: {first_line(e)}); trying the previous one", file=sys.stderr)
-                failed.append(step)
+            reason = self._restore_step(step, require_digest=not legacy)
+            if reason is not None:
+                failed[step] = reason
                 continue
+            self.restored_step, self.restored_verified = step, not legacy
+            aside = os.path.join(self.workdir, "corrupt_checkpoints")
             for bad in failed:  # out of the way of the steps this run will save again
                 self.checkpointer.set_aside(bad, aside, move=distributed.is_primary())
-            if failed:
-                print(f"warning: resumed from checkpoint {step}; the damaged ones ({failed}) are in {aside}",
-                      file=sys.stderr)
+            if failed and distributed.is_primary():
+                print(f"warning: {_damaged(failed, self.checkpointer.directory)}; resumed from checkpoint {step}, "
+                      f"the damaged ones are in {aside}", file=sys.stderr)
+            if legacy and distributed.is_primary():
+                print(f"warning: the checkpoints in {self.checkpointer.directory} have no digests (written before "
+                      f"checkpoints were verified); checkpoint {step} restored unverified", file=sys.stderr)
             if distributed.is_primary():
-                print(f"Resumed from {self.checkpointer.directory} at iteration {step}.")
+                verified = "digest verified" if not legacy else "unverified"
+                print(f"Resumed from {self.checkpointer.directory} at iteration {step} ({verified}).")
             return step
         if steps:
-            raise TrainingError(f"no checkpoint in {self.checkpointer.directory} restores (tried {steps}); the "
+            reasons = "; ".join(f"{step}: {reason}" for step, reason in failed.items())
+            raise TrainingError(f"no checkpoint in {self.checkpointer.directory} restores ({reasons}); the "
                                 f"run's outputs are left as they are: move the workdir away to start over, or use "
                                 f"another --workdir")
         return None
 
+    def _restore_step(self, step: int, require_digest: bool) -> Optional[str]:
+        """Restore `step` into this run; why it does not restore, or None. Every process agrees."""
+        try:  # sizes first: orbax never reads a truncated or missing file
+            self.checkpointer.verify_files(step, require_digest)
+            reason = None
+        except DamagedCheckpoint as e:
+            reason = str(e)
+        reason = _agreed(reason)
+        if reason is not None:
+            return reason
+        try:
+            self.agent, arrays, meta = self.checkpointer.restore(step, self.agent, require_digest)
+            self.replay.load_state_dict(arrays)
+            for rng, state in zip(self.np_rngs, meta["np_rngs"]):
+                rng.bit_generator.state = state
+            self.loop = LoopState(**meta["loop"])
+        except DamagedCheckpoint as e:
+            reason = str(e)
+        except Exception as e:  # orbax/tensorstore raise many kinds for damaged files
+            reason = f"{type(e).__name__}: {first_line(e)}"
+        return _agreed(reason)
+
     def save(self) -> None:
         meta = {"loop": dataclasses.asdict(self.loop), "np_rngs": [r.bit_generator.state for r in self.np_rngs]}
-        self.checkpointer.save(self.loop.global_iteration, self.agent, self.replay.state_dict(), meta)
+        try:
+            self.checkpointer.save(self.loop.global_iteration, self.agent, self.replay.state_dict(), meta)
+        except DiskFull as e:
+            raise TrainingError(str(e)) from None
 
     def due_checkpoint(self) -> bool:
         return self.loop.global_iteration % self.config.checkpoint.every_iters == 0
@@ -216,12 +246,23 @@ def train(run: Run, updates: "Updates", phase: str, active: np.ndarray) -> dict:
                for k in history[0]}  # [S]
     bad = [k for k, v in metrics.items() if not np.all(np.isfinite(v[active]))]
     if bad:
-        latest = run.checkpointer.latest_step()
-        kept = (f"the last good checkpoint (iteration {latest}) in {run.checkpointer.directory} is kept"
-                if latest is not None else "no checkpoint was written yet")
-        raise TrainingError(f"non-finite {', '.join(bad)} in {phase} iteration {run.loop.global_iteration + 1}; "
-                            f"{kept}. Try a lower learning rate.")
+        raise TrainingError(_non_finite_message(run, phase, bad))
     return metrics
+
+
+def _non_finite_message(run: Run, phase: str, bad: list) -> str:
+    """Right after a restore the checkpoint is the suspect, not the learning rate."""
+    where = f"non-finite {', '.join(bad)} in {phase} iteration {run.loop.global_iteration + 1}"
+    step = run.restored_step
+    if step is not None and run.loop.global_iteration == step:
+        checked = "its digest matched" if run.restored_verified else "it had no digest to check"
+        return (f"{where}, the first after restoring checkpoint {step} ({checked}): that checkpoint may be "
+                f"damaged; move {run.checkpointer.step_dir(step)} into "
+                f"{os.path.join(run.workdir, 'corrupt_checkpoints')} and rerun to resume from the one before it")
+    latest = run.checkpointer.latest_step()
+    kept = (f"the last checkpoint (iteration {latest}) in {run.checkpointer.directory} is kept"
+            if latest is not None else "no checkpoint was written yet")
+    return f"{where}; {kept}. Try a lower learning rate."
 
 
 def collect(run: Run, worker: RolloutWorker) -> dict:
@@ -381,6 +422,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                            replicated=distributed.replicated(mesh) if mesh is not None else None)
         run = Run(config, workdir, learner, replay)
         restored_iteration = run.restore()
+        save_config(workdir, config)  # only now: a refused start leaves the workdir as it was
         if mesh is not None:
             run.agent = distributed.replicate(run.agent, mesh)
         seeds = run.seeds
@@ -396,6 +438,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
         progress = _Progress(config, run.loop)
         stop = lambda: stop_after_iterations is not None and run.loop.global_iteration >= stop_after_iterations
         run.started_at = time.time() - run.loop.wall_time  # wall time counts the loop, across resumes
+        exit_code = 1  # until the loop ends without an exception
         try:
             if run.loop.global_iteration == 0:
                 run.agent = jax.vmap(Learner.sync_targets)(run.agent)
@@ -405,11 +448,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
             while run.active().any() and not stop():
                 online_worker = online_worker or make_worker(config.online.num_online_envs, True, run.timings)
                 online_iteration(run, updates, logger, online_worker, eval_worker, progress)
+            exit_code = 0
         finally:
             progress.close()
-            logger.close()
+            logger.close(exit_code)
             run.checkpointer.close()
         return summarize(config, run, logger.records)
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+        raise TrainingError(f"no space left on device writing {e.filename or workdir}; free space or copy the "
+                            f"workdir elsewhere, then rerun to resume from its last checkpoint") from None
     finally:
         lock.release()
 
@@ -470,6 +519,25 @@ def _check_processes_agree(what: str, values) -> None:
         raise TrainingError(f"the processes of this job disagree on their {what} (max difference "
                             f"{np.abs(every - every[0]).max():.3g}); they must run on identical software and "
                             f"hardware for their environments to step alike")
+
+
+def _agreed(reason: Optional[str]) -> Optional[str]:
+    """This process's verdict on a checkpoint, or, if another process found it damaged, that one's."""
+    if not distributed.multi_process():
+        return reason
+    damaged = distributed.all_processes(np.array([reason is not None]))[:, 0]
+    if reason is None and damaged.any():
+        return f"process {int(np.flatnonzero(damaged)[0])} of this job found it damaged"
+    return reason
+
+
+def _damaged(failed: dict, directory: str) -> str:
+    """'checkpoint 4 in DIR does not restore (why)' for one or several steps."""
+    if len(failed) == 1:
+        (step, reason), = failed.items()
+        return f"checkpoint {step} in {directory} does not restore ({reason})"
+    reasons = "; ".join(f"{step}: {reason}" for step, reason in failed.items())
+    return f"checkpoints {', '.join(map(str, failed))} in {directory} do not restore ({reasons})"
 
 
 def _squeeze(metrics: dict) -> dict:

@@ -2,9 +2,10 @@
 
 A workdir holds one run. `claim_workdir` checks that the directory can hold a run, takes an
 OS lock on `workdir/.lock` (released by the kernel when the process dies, so `kill -9` never
-leaves a stale lock), compares the requested config with the run's saved `config.json`, and
-only then writes anything. A resume may change presentation fields and raise the online
-budget; any other change is refused with the list of differing fields.
+leaves a stale lock) and compares the requested config with the run's saved `config.json`;
+config.json is (re)written only once the run has restored (`save_config`). A resume may change
+presentation fields and raise the online budget; any other change is refused with the list of
+differing fields.
 """
 
 from __future__ import annotations
@@ -56,10 +57,15 @@ def config_changes(saved: dict, requested: dict) -> list[tuple[str, Any, Any]]:
 
 
 class WorkdirLock:
-    """An exclusive `flock` on `workdir/.lock` that holds the owner's pid; `release` or process death frees it."""
+    """An exclusive `flock` on `workdir/.lock` that holds the owner's pid; `release` or process death frees it.
 
-    def __init__(self, workdir: str):
-        self.path = os.path.join(workdir, LOCK_FILE)
+    `name` and `busy` (formatted with `dir` and the holder's `pid`) let a sweep directory use the same lock.
+    """
+
+    def __init__(self, workdir: str, name: str = LOCK_FILE,
+                 busy: str = "workdir {dir} is in use by another run (pid {pid}); wait for it to finish, "
+                             "or use another --workdir"):
+        self.path = os.path.join(workdir, name)
         self._fd: Optional[int] = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -67,8 +73,7 @@ class WorkdirLock:
             holder = os.pread(self._fd, 32, 0).decode(errors="replace").strip() or "unknown"
             os.close(self._fd)
             self._fd = None
-            raise WorkdirError(f"workdir {workdir} is in use by another run (pid {holder}); wait for it to finish, "
-                               f"or use another --workdir") from None
+            raise WorkdirError(busy.format(dir=workdir, pid=holder)) from None
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
 
@@ -126,10 +131,6 @@ def _claim_one_process(workdir: str, config: ml_collections.ConfigDict) -> Workd
         raise WorkdirError(f"workdir {workdir!r} is not writable: {e.strerror}") from None
     try:
         check_saved_config(workdir, config)
-        saved_path = os.path.join(workdir, CONFIG_FILE)
-        with open(saved_path + ".tmp", "w") as f:
-            f.write(config.to_json_best_effort(indent=2))
-        os.replace(saved_path + ".tmp", saved_path)
     except BaseException:
         lock.release()
         raise
@@ -143,11 +144,22 @@ class _NoLock:
         pass
 
 
-def claim_workdir(workdir: str, config: ml_collections.ConfigDict):
-    """Create and lock `workdir`, refuse a config that differs from its saved run, then write config.json.
+def save_config(workdir: str, config: ml_collections.ConfigDict) -> None:
+    """Write the run's config.json (process 0), once the run is known to start or resume."""
+    from vitamin_jax import distributed
+    from vitamin_jax.atomic import atomic_write
 
-    In a multi-process job process 0 does this; then every other process checks its own config
-    against the saved one (all processes must run one config). Returns the lock.
+    if distributed.is_primary():
+        atomic_write(os.path.join(workdir, CONFIG_FILE), config.to_json_best_effort(indent=2))
+
+
+def claim_workdir(workdir: str, config: ml_collections.ConfigDict):
+    """Create and lock `workdir` and refuse a config that differs from its saved run; writes nothing else.
+
+    config.json is written by `save_config` once the run has restored (or found nothing to
+    restore), so a refused start leaves the workdir as it was. In a multi-process job process 0
+    claims; then every other process checks its own config against the saved one (all
+    processes must run one config). Returns the lock.
     """
     from vitamin_jax import distributed
 
