@@ -74,7 +74,8 @@ def _adroit_reward_differs_from_d4rl(spec: DatasetSpec) -> bool:
 
 def make_env(name: str, seed: Optional[int] = None, delayed_reward: int = 0, *, raw: bool = False,
              d4rl_adroit_reward: bool = True, d4rl_goal: bool = True, pen_termination: bool = True,
-             observation_layout: str = "d4rl", legacy_env: bool = False) -> gym.Env:
+             observation_layout: str = "d4rl", legacy_env: bool = False,
+             render_mode: Optional[str] = None) -> gym.Env:
     """The environment of dataset `name`, with D4RL's time limit.
 
     raw=False (training and evaluation): delayed reward when `delayed_reward` > 1 (innermost,
@@ -87,6 +88,8 @@ def make_env(name: str, seed: Optional[int] = None, delayed_reward: int = 0, *, 
     (`d4rl_goal`; AntMaze ends there), pen episodes ending at a drop (`pen_termination`).
     `legacy_env=True` builds the registry's `legacy_env` instead (ant: Ant-v4 and 84 zero
     contact forces, D4RL's 111 dims), for D4RL's own files (`vitamin_jax.envs.options.env_options`).
+
+    `render_mode='rgb_array'` makes the env renderable (videos of `python -m vitamin_jax.evaluate`).
 
     Seeding: with `seed`, the action and observation spaces are seeded and (raw=False) the
     first reset uses `seed` when the caller passes none (SeedFirstReset); later resets, and
@@ -109,6 +112,8 @@ def make_env(name: str, seed: Optional[int] = None, delayed_reward: int = 0, *, 
         # D4RL/antmaze data have (v5 adds contact forces); gymnasium warns v4 is out of date.
         # The legacy Ant-v4 likewise: it gives D4RL's 111-dim observation.
         warnings.filterwarnings("ignore", message=r".*Ant(Maze_\w+)?-v4 is out of date", category=DeprecationWarning)
+        if render_mode is not None:
+            kwargs["render_mode"] = render_mode
         env = gym.make(env_id, max_episode_steps=spec.max_episode_steps, **kwargs)
     if legacy_env and spec.legacy_env.zero_dims:
         env = ZeroPadObservation(env, spec.legacy_env.zero_dims)
