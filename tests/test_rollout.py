@@ -113,3 +113,46 @@ def test_seeds_in_lockstep_equal_separate_runs():
         alone = single.run(p, 3.0, seed=(10 + s,), key=keys[s])
         for ta, tb in zip(results[s].trajectories, alone.trajectories):
             np.testing.assert_allclose(ta["actions"], tb["actions"], rtol=1e-5, atol=1e-6)
+
+
+def test_device_windows_are_the_host_windows_and_the_action_is_select_action():
+    """action_step pushes exactly as ContextWindows.push and picks select_action's action."""
+    from vitamin_jax.rollout import DeviceWindows, action_step, select_action
+
+    worker, params = make_worker(explore=True, noise=0.2, num_envs=2)
+    step = action_step(worker.actor, 2)
+    host = ContextWindows(2, 4, 2, 2, 1)
+    device = jax.device_put(DeviceWindows.zeros((1, 2), 4, 2, 1))
+    keys = jax.device_put(jax.random.PRNGKey(5)[None])
+    stacked = jax.tree.map(lambda x: x[None], params)
+    rng = np.random.default_rng(0)
+    for t in range(5):
+        states, rtg = rng.normal(size=(2, 2)).astype(np.float32), rng.normal(size=2).astype(np.float32)
+        host.push(states, rtg, t)
+        expected_key, step_key = jax.random.split(keys[0])
+        expected = select_action(worker.actor, params, host.states, host.actions, host.rtg, host.timesteps,
+                                 host.mask, step_key, explore=True, expl_noise=0.2)
+        device, keys, action = step(stacked, device, states[None], rtg[None], t, keys, True, 0.2)
+        host.set_last_action(np.asarray(action[0]))
+        np.testing.assert_allclose(action[0], expected, rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(keys[0], expected_key)
+        for name in ("states", "actions", "rtg", "timesteps"):
+            np.testing.assert_array_equal(getattr(device, name)[0], getattr(host, name), err_msg=f"{name} at t={t}")
+    np.testing.assert_array_equal(host.mask, [[0, 0, 1, 1]] * 2)
+
+
+def test_after_the_first_call_no_rollout_or_evaluation_call_compiles():
+    from vitamin_jax.timing import CompileCounter
+
+    counter = CompileCounter()
+    explorer, params = make_worker(explore=True, num_envs=7)  # a shape no other test compiles
+    evaluator, _ = make_worker(explore=False, num_envs=7)
+    with counter.counting():
+        explorer.run(params, 3.0, seed=(1,), key=jax.random.PRNGKey(0))
+    assert counter.compiles >= 1  # the first call compiles the step (the counter can see a compile)
+    for worker, seed in ((explorer, 2), (evaluator, 3), (explorer, 4), (evaluator, 5)):
+        key = jax.random.PRNGKey(seed)
+        with counter.counting():
+            worker.run(params, 3.0, seed=(seed,), key=key)
+        assert (counter.traces, counter.compiles) == (0, 0), f"call with seed {seed}"
+    assert explorer.act is evaluator.act  # collection and evaluation share one compiled step

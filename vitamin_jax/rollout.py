@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Callable, Optional, Sequence
+from typing import Callable, NamedTuple, Optional, Sequence
 
 import gymnasium as gym
 import jax
@@ -54,22 +54,68 @@ def select_action(
     mask: jax.Array,
     key: jax.Array,
     *,
-    explore: bool,
-    expl_noise: float,
+    explore,
+    expl_noise,
 ) -> jax.Array:
     """Action [N, A] at the last position of left-padded windows [N, K, ...].
 
     explore=False: the mean action. explore=True: a sample (stochastic actor) or the mean
-    plus N(0, expl_noise) (deterministic actor). Always clipped to +-(1 - 1e-6).
+    plus N(0, expl_noise) (deterministic actor). Always clipped to +-(1 - 1e-6). `explore`
+    and `expl_noise` may be traced, so collection and evaluation share one compiled program.
     """
     out = actor.apply(params, states, actions, rtg, timesteps, mask, deterministic=True)
-    action = out.action[:, -1]
-    if explore and actor.stochastic:
-        action, _ = distributions.sample(key, out.mu[:, -1], out.log_std[:, -1])
-    elif explore:
-        action = jnp.clip(action, -ACTION_LIMIT, ACTION_LIMIT)
-        action = action + expl_noise * jax.random.normal(key, action.shape, action.dtype)
-    return jnp.clip(action, -ACTION_LIMIT, ACTION_LIMIT)
+    mean = out.action[:, -1]
+    if actor.stochastic:
+        explored, _ = distributions.sample(key, out.mu[:, -1], out.log_std[:, -1])
+    else:
+        explored = jnp.clip(mean, -ACTION_LIMIT, ACTION_LIMIT)
+        explored = explored + expl_noise * jax.random.normal(key, mean.shape, mean.dtype)
+    return jnp.clip(jnp.where(explore, explored, mean), -ACTION_LIMIT, ACTION_LIMIT)
+
+
+class DeviceWindows(NamedTuple):
+    """ContextWindows' arrays on the device, for one seed: [N, K, ...]."""
+
+    states: jax.Array
+    actions: jax.Array
+    rtg: jax.Array
+    timesteps: jax.Array
+
+    @classmethod
+    def zeros(cls, leading: tuple, context_len: int, state_dim: int, act_dim: int) -> "DeviceWindows":
+        shape = leading + (context_len,)
+        return cls(np.zeros(shape + (state_dim,), np.float32), np.zeros(shape + (act_dim,), np.float32),
+                   np.zeros(shape, np.float32), np.zeros(shape, np.int32))
+
+
+@functools.lru_cache(maxsize=None)
+def action_step(actor: DecisionTransformer, keep: int):
+    """The one compiled program of a lockstep step, shared by every worker of `actor`.
+
+    (params [S], windows [S, N, K, ...], states [S, N, D], rtg [S, N], t, keys [S], explore,
+    expl_noise) -> (windows, keys, actions [S, N, A]): pushes step t into the windows exactly as
+    ContextWindows.push does (older than `keep` steps zeroed), splits each seed's key, selects
+    the action and writes it into the window. Only the new state and RTG go to the device and
+    only the action comes back; t, explore and the noise are traced, so nothing recompiles
+    between calls, steps, or evaluation and collection of the same shape.
+    """
+
+    def one_seed(params, windows: DeviceWindows, states, rtg, t, key, explore, expl_noise):
+        k = windows.states.shape[1]
+        visible = jnp.arange(k) >= k - jnp.minimum(t + 1, keep)
+        shifted = []
+        for old, new in zip(windows, (states, jnp.zeros_like(windows.actions[:, -1]), rtg,
+                                      jnp.full(rtg.shape, jnp.minimum(t, MAX_TIMESTEP), jnp.int32))):
+            window = jnp.concatenate([old[:, 1:], new[:, None]], axis=1)
+            where = visible.reshape((1, k) + (1,) * (window.ndim - 2))
+            shifted.append(jnp.where(where, window, jnp.zeros((), window.dtype)))
+        windows = DeviceWindows(*shifted)
+        mask = jnp.broadcast_to(visible.astype(jnp.float32), rtg.shape + (k,))
+        key, step_key = jax.random.split(key)
+        action = select_action(actor, params, *windows, mask, step_key, explore=explore, expl_noise=expl_noise)
+        return windows._replace(actions=windows.actions.at[:, -1].set(action)), key, action
+
+    return jax.jit(jax.vmap(one_seed, in_axes=(0, 0, 0, 0, None, 0, None, None)), donate_argnums=(1,))
 
 
 class ContextWindows:
@@ -148,8 +194,10 @@ class RolloutWorker:
         self.raw_reward = raw_reward
         self.max_episode_steps = max_episode_steps
         self.truncation = truncation
-        act = functools.partial(select_action, actor, explore=explore, expl_noise=expl_noise)
-        self.act = jax.jit(jax.vmap(act))  # over seeds: params [S], windows [S, N, ...], keys [S]
+        if not 1 <= eval_context_length <= context_len:
+            raise ValueError(f"eval_context_length must be in [1, K={context_len}], got {eval_context_length}")
+        self.explore, self.expl_noise = explore, expl_noise
+        self.act = action_step(actor, eval_context_length)  # shared with every worker of this actor
 
     def close(self) -> None:
         self.envs.close()
@@ -174,23 +222,21 @@ class RolloutWorker:
             obs, _ = self.envs.reset(seed=[episode_seed(list(seeds[s]) + [i]) for s in range(s_count)
                                            for i in range(n)])
         act_dim = self.envs.single_action_space.shape[0]
-        windows = ContextWindows(total, self.context_len, self.eval_context_length, obs.shape[-1], act_dim)
+        # device arrays from the start: the compiled call sees one argument signature every step
+        windows = jax.device_put(DeviceWindows.zeros((s_count, n), self.context_len, obs.shape[-1], act_dim))
+        keys = jax.device_put(keys)
         rtg = np.full(total, target_return * self.reward_scale, np.float32)
         active = np.ones(total, bool)
         history = {k: [] for k in ("observations", "actions", "rewards", "raw_rewards", "next_observations",
                                    "terminated", "truncated")}
         ends = {}
         per_seed = lambda x: x.reshape((s_count, n) + x.shape[1:])
-        split = jax.jit(jax.vmap(jax.random.split))
         for t in range(self.max_episode_steps):
-            windows.push((obs - self.state_mean) / self.state_std, rtg, t)
+            states = ((obs - self.state_mean) / self.state_std).astype(np.float32)
             with timings.section("rollout_act"):
-                both = split(keys)
-                keys, step_keys = both[:, 0], both[:, 1]
-                action = np.asarray(self.act(params, per_seed(windows.states), per_seed(windows.actions),
-                                             per_seed(windows.rtg), per_seed(windows.timesteps),
-                                             per_seed(windows.mask), step_keys)).reshape(total, act_dim)
-            windows.set_last_action(action)
+                windows, keys, action = self.act(params, windows, per_seed(states), per_seed(rtg), t, keys,
+                                                 self.explore, self.expl_noise)
+                action = np.asarray(action).reshape(total, act_dim)
             with timings.section("rollout_env"):
                 next_obs, reward, terminated, truncated, _ = self.envs.step(action)
             timings.count("env_steps", int(active.sum()))

@@ -52,3 +52,35 @@ class Timings:
         """`count` per second of the given sections (0 when nothing was timed)."""
         seconds = sum(self.seconds.get(s, 0.0) for s in sections)
         return self.counts.get(count, 0) / seconds if seconds > 0 else 0.0
+
+
+class CompileCounter:
+    """Programs traced and compiled while `counting()` is active (jax.monitoring events).
+
+    A persistent-cache hit counts as a compile: the program was not yet in memory. Used by
+    experiments/bench_rollout.py and the tests that prove a rollout call compiles nothing.
+    """
+
+    TRACE = "/jax/core/compile/jaxpr_trace_duration"
+    COMPILE = ("/jax/core/compile/backend_compile_duration", "/jax/compilation_cache/cache_retrieval_time_sec")
+
+    def __init__(self):
+        import jax
+
+        self.traces = self.compiles = 0
+        self._active = False
+        jax.monitoring.register_event_duration_secs_listener(self._on_event)
+
+    def _on_event(self, event: str, duration: float, **_) -> None:
+        if self._active:
+            self.traces += event == self.TRACE
+            self.compiles += event in self.COMPILE
+
+    @contextlib.contextmanager
+    def counting(self):
+        self.traces = self.compiles = 0
+        self._active = True
+        try:
+            yield self
+        finally:
+            self._active = False
