@@ -103,6 +103,9 @@ def get_config(preset: str = "") -> ml_collections.ConfigDict:
     c.online.max_online_transitions = 500_000
     c.online.eval_interval = 10
     c.online.truncation = 'terminal'  # 'terminal' (original) | 'bootstrap' (time limits bootstrap)
+    # True: iteration i+1's rollout runs beside iteration i's updates, with the parameters iteration i
+    # started from (one iteration staler than the original; docs/faithfulness.md#asynchronous-collection)
+    c.online.async_collect = False
 
     c.parallel = ml_collections.ConfigDict()
     c.parallel.data_parallel = False  # shard every batch over a 1-D mesh of local devices (always on multi-process)

@@ -27,7 +27,7 @@ def six_iteration_config():
     return toy_config(**{"online.max_online_transitions": SIX_ITERATIONS, "checkpoint.every_iters": 2})
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # not rebuilt when xdist interleaves other modules
 def runs(tmp_path_factory):
     """An uninterrupted six-iteration toy run, and one stopped after 4 (checkpoints 2 and 4)."""
     root = tmp_path_factory.mktemp("integrity")

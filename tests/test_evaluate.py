@@ -19,6 +19,7 @@ from test_train import toy_config
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "VITAMIN_JAX_TCMALLOC": "0"}
+pytestmark = pytest.mark.xdist_group("evaluate")  # one worker builds each module fixture once
 
 
 def evaluate(*args, env=None):
@@ -26,7 +27,7 @@ def evaluate(*args, env=None):
                           text=True, cwd=PROJECT_ROOT, env=env or ENV, timeout=600)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # not rebuilt when xdist interleaves other modules
 def toy_run(tmp_path_factory):
     """A finished two-seed toy run (seeds 16 and 17 vmapped), checkpoint every iteration."""
     workdir = str(tmp_path_factory.mktemp("evaluate") / "toy")
@@ -96,7 +97,7 @@ def test_bad_input_is_one_line_and_exit_2(toy_run, tmp_path):
 
 
 # ---------------------------------------------------------------------------- a MuJoCo run, watched
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # not rebuilt when xdist interleaves other modules
 def hopper_run(tmp_path_factory):
     """The demo's hopper-random preset shrunk to one pretraining iteration on 1000 generated steps."""
     from vitamin_jax.configuration import load_config

@@ -44,7 +44,7 @@ def event_points(workdir):
                   if not tag.startswith("time/"))  # clock readings differ between runs
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once: both users run on one xdist worker
 def uninterrupted(tmp_path_factory):
     """A six-iteration toy run, checkpoints every 2 iterations, run straight through."""
     workdir = str(tmp_path_factory.mktemp("uninterrupted") / "run")

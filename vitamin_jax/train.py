@@ -18,6 +18,7 @@ Random streams (docs/design.md#random-streams): each seed has one root key
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import errno
 import os
@@ -265,32 +266,80 @@ def _non_finite_message(run: Run, phase: str, bad: list) -> str:
     return f"{where}; {kept}. Try a lower learning rate."
 
 
-def collect(run: Run, worker: RolloutWorker) -> dict:
-    """Roll out until each active seed has >= minimum_sapairs_per_iter (mean episode length
-    per call) from >= 1 call; a seed that has enough discards later calls' episodes."""
+def roll_out(run: Run, worker: RolloutWorker, params, global_iteration: int, needs: np.ndarray) -> list:
+    """The rollout calls of one iteration's collection: [(seeds that keep the call's episodes, results)].
+
+    Calls go on until each seed in `needs` has >= minimum_sapairs_per_iter (mean episode
+    length per call) from >= 1 call; a seed that has enough discards later calls' episodes.
+    Reads nothing of `run` that the updates change, so it may run beside them (`async_collect`).
+    """
     c = run.config
-    num_seeds = len(run.seeds)
-    collected = np.zeros(num_seeds)
-    calls = 0
-    returns, lengths = [[] for _ in run.seeds], [[] for _ in run.seeds]
-    needs = run.active()
+    collected = np.zeros(len(run.seeds))
+    calls = []
+    needs = needs.copy()
     while needs.any():
         results = worker.run_seeds(
-            distributed.local_copy(run.agent.actor_params), c.online.online_rtg,
-            [(seed, ONLINE_EPISODES, run.loop.global_iteration, calls) for seed in run.seeds],
-            stream_keys(run.seeds, COLLECT_ACTION_KEYS, run.loop.global_iteration, calls))
+            params, c.online.online_rtg,
+            [(seed, ONLINE_EPISODES, global_iteration, len(calls)) for seed in run.seeds],
+            stream_keys(run.seeds, COLLECT_ACTION_KEYS, global_iteration, len(calls)))
+        calls.append((needs.copy(), results))
+        for s in np.flatnonzero(needs):
+            collected[s] += float(results[s].lengths.mean())
+        needs &= collected < c.online.minimum_sapairs_per_iter
+    return calls
+
+
+def store(run: Run, calls: list) -> dict:
+    """Add `roll_out`'s episodes to each seed's replay and budget; the rollout metrics [S]."""
+    returns, lengths = [[] for _ in run.seeds], [[] for _ in run.seeds]
+    for needs, results in calls:
         for s in np.flatnonzero(needs):
             run.replay.add(s, results[s].trajectories)
             run.loop.online_transitions[s] += results[s].num_transitions
-            collected[s] += float(results[s].lengths.mean())
             returns[s].extend(results[s].returns.tolist())
             lengths[s].extend(results[s].lengths.tolist())
-        calls += 1
-        needs &= collected < c.online.minimum_sapairs_per_iter
     _check_processes_agree("collected episodes", [x for r in returns for x in r])
     mean = lambda lists: np.array([np.mean(x) if x else np.nan for x in lists])
     return {"rollout_return": mean(returns), "rollout_length": mean(lengths),
             "rollout_episodes": np.array([len(x) for x in returns], np.float64)}
+
+
+class Collector:
+    """Online collection, synchronous or (`online.async_collect`) one iteration ahead.
+
+    Asynchronous: once iteration i has stored its episodes, the rollout of iteration i+1
+    starts in a thread with the parameters iteration i starts from, while iteration i's
+    updates run; the data of every iteration is therefore one iteration staler than in
+    the original (docs/faithfulness.md#asynchronous-collection). An iteration that ends with
+    a checkpoint starts nothing ahead, so a resumed run collects exactly as an uninterrupted
+    one. The episodes' seeds and action keys are those of the synchronous loop.
+    """
+
+    def __init__(self, run: Run, worker: RolloutWorker):
+        self.run, self.worker = run, worker
+        self.ahead = run.config.online.async_collect
+        self.executor = concurrent.futures.ThreadPoolExecutor(1, "rollout") if self.ahead else None
+        self.pending: Optional[concurrent.futures.Future] = None
+
+    def collect(self) -> dict:
+        """Store this iteration's episodes (the rollout started ahead, if any) and start the next one."""
+        run = self.run
+        if self.pending is not None:
+            calls, self.pending = self.pending.result(), None
+        else:
+            params = distributed.local_copy(run.agent.actor_params)
+            calls = roll_out(run, self.worker, params, run.loop.global_iteration, run.active())
+        metrics = store(run, calls)
+        checkpoint_next = (run.loop.global_iteration + 1) % run.config.checkpoint.every_iters == 0
+        if self.ahead and run.active().any() and not checkpoint_next:
+            params = distributed.local_copy(run.agent.actor_params)  # updates replace, never overwrite, them
+            self.pending = self.executor.submit(roll_out, run, self.worker, params, run.loop.global_iteration + 1,
+                                                run.active())
+        return metrics
+
+    def close(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 def evaluate(run: Run, worker: RolloutWorker, logger: RunLogger, phase: str, iteration: int) -> dict:
@@ -375,7 +424,7 @@ def pretrain_iteration(run: Run, updates: Updates, logger: RunLogger, eval_worke
     logger.log_scalars("time", run.timings.take(), run.loop.updates, run.loop.global_iteration)
 
 
-def online_iteration(run: Run, updates: Updates, logger: RunLogger, online_worker: RolloutWorker,
+def online_iteration(run: Run, updates: Updates, logger: RunLogger, collector: Collector,
                      eval_worker: RolloutWorker, progress: "_Progress") -> None:
     """Collect episodes into each seed's replay, train on it, evaluate every `eval_interval`, checkpoint."""
     c = run.config
@@ -383,7 +432,7 @@ def online_iteration(run: Run, updates: Updates, logger: RunLogger, online_worke
         run.agent = jax.vmap(Learner.sync_targets)(run.agent)  # hard copy at the phase start
         run.loop.online_started = True
     active = run.active()
-    rollout = collect(run, online_worker)
+    rollout = collector.collect()
     metrics = train(run, updates, "online", active)
     run.loop.online_iteration += 1
     run.loop.global_iteration += 1
@@ -434,7 +483,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
         make_worker = lambda num_envs, explore, timings=None: _rollout_worker(config, spec, data, learner, num_envs,
                                                                               explore, timings)
         eval_worker = make_worker(config.online.num_eval_episodes, False)  # timed as a whole: "evaluation"
-        online_worker = None  # built when the online phase starts
+        collector = None  # built when the online phase starts
         progress = _Progress(config, run.loop)
         stop = lambda: stop_after_iterations is not None and run.loop.global_iteration >= stop_after_iterations
         run.started_at = time.time() - run.loop.wall_time  # wall time counts the loop, across resumes
@@ -446,10 +495,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
             while run.loop.pretrain_iteration < config.train.max_pretrain_iters and not stop():
                 pretrain_iteration(run, updates, logger, eval_worker, progress)
             while run.active().any() and not stop():
-                online_worker = online_worker or make_worker(config.online.num_online_envs, True, run.timings)
-                online_iteration(run, updates, logger, online_worker, eval_worker, progress)
+                collector = collector or Collector(run, make_worker(config.online.num_online_envs, True, run.timings))
+                online_iteration(run, updates, logger, collector, eval_worker, progress)
             exit_code = 0
         finally:
+            if collector is not None:
+                collector.close()
             progress.close()
             logger.close(exit_code)
             run.checkpointer.close()

@@ -26,6 +26,9 @@ PRESENTATION_FIELDS = ("log.progress_bar", "log.tensorboard", "log.wandb", "log.
                        "parallel.coordinator_address", "parallel.num_processes", "parallel.process_id",
                        "parallel.heartbeat_timeout_s")
 BUDGET_FIELD = "online.max_online_transitions"  # may be raised: the run continues to the new budget
+# Fields added after workdirs already existed, with the value that behaves as before they existed:
+# a saved config without one resumes when the requested value is that one.
+ADDED_FIELDS = {"online.async_collect": False}
 
 
 class WorkdirError(RuntimeError):
@@ -49,6 +52,8 @@ def config_changes(saved: dict, requested: dict) -> list[tuple[str, Any, Any]]:
     for field in sorted(set(a) | set(b)):
         old, new = a.get(field, "<absent>"), b.get(field, "<absent>")
         if old == new or field in PRESENTATION_FIELDS:
+            continue
+        if field in ADDED_FIELDS and old == "<absent>" and new == ADDED_FIELDS[field]:
             continue
         if field == BUDGET_FIELD and isinstance(old, (int, float)) and isinstance(new, (int, float)) and new > old:
             continue
