@@ -51,3 +51,13 @@ def test_collection_ahead_is_staler_and_resumes_exactly(tmp_path, sync_records):
     train_and_evaluate(config(True, 2), resumed, stop_after_iterations=4)
     train_and_evaluate(config(True, 2), resumed)
     assert strip_times(read_metrics(resumed)) == strip_times(records)
+
+
+def test_a_workdir_saved_before_the_option_existed_resumes_with_it_off():
+    from vitamin_jax.workdir import config_changes
+
+    saved = toy_config().to_dict()
+    del saved["online"]["async_collect"]
+    assert config_changes(saved, toy_config().to_dict()) == []
+    requested = toy_config(**{"online.async_collect": True}).to_dict()
+    assert config_changes(saved, requested) == [("online.async_collect", "<absent>", True)]
