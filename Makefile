@@ -31,6 +31,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PRELOAD) $(BIN)/python experiments/bench_step.py --json runs/bench.json
+	$(PRELOAD) $(BIN)/python experiments/bench_rollout.py --json runs/bench_rollout.json
 
 toy: $(STAMP)
 	$(BIN)/python experiments/toy_mdp.py --out runs/toy_mdp
