@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from vitamin_jax.checkpointing import DIGEST_FILE, Checkpointer
+from vitamin_jax.checkpointing import DIGEST_FILE, Checkpointer, DamagedCheckpoint
 from vitamin_jax.logger import read_metrics
 from vitamin_jax.train import TrainingError, train_and_evaluate
 
@@ -217,3 +217,30 @@ def test_a_full_disk_ends_in_one_line_and_a_copy_resumes(runs, tmp_path):
     _, err = run.communicate(timeout=600)
     assert run.returncode == 0 and stderr_lines(err) == [], err
     assert strip_times(read_metrics(copy)) == strip_times(read_metrics(runs["uninterrupted"]))
+
+
+def test_format_1_digests_written_before_xxh3_are_still_verified(tmp_path):
+    """Checkpoints of format 1 (SHA-256 per leaf) restore verified; a leaf that differs is caught."""
+    import hashlib
+
+    from vitamin_jax.checkpointing import tree_digest
+
+    agent = {"w": np.arange(6, dtype=np.float32).reshape(2, 3), "step": np.array([7], np.int32)}
+    arrays = {"replay": {"0": {"rewards": np.linspace(0, 1, 5, dtype=np.float32)}}}
+    checkpointer = Checkpointer(str(tmp_path / "checkpoints"), keep=3)
+    try:
+        checkpointer.save(1, agent, arrays, {"loop": 1})
+        path = os.path.join(checkpointer.step_dir(1), DIGEST_FILE)
+        record = json.load(open(path))
+        assert record["format"] == 2 and record["agent"] == tree_digest(agent)
+        record.update(format=1, agent=tree_digest(agent, hashlib.sha256), arrays=tree_digest(arrays, hashlib.sha256))
+        json.dump(record, open(path, "w"))
+        restored, restored_arrays, meta = checkpointer.restore(1, agent)
+        np.testing.assert_array_equal(restored["w"], agent["w"])
+        assert meta == {"loop": 1}
+        record["agent"]["['w']"] = hashlib.sha256(b"something else").hexdigest()
+        json.dump(record, open(path, "w"))
+        with pytest.raises(DamagedCheckpoint, match=r"the digest of agent\['w'\] does not match"):
+            checkpointer.restore(1, agent)
+    finally:
+        checkpointer.close()
