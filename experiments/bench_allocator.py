@@ -1,4 +1,4 @@
-"""The paper-size update on CPU under glibc malloc vs tcmalloc, side by side in one run.
+"""The paper-size update on CPU under glibc malloc, glibc with tunables, and tcmalloc, side by side in one run.
 
 A profile of the paper-size TD3+ODT update on the 2-core CPU (`perf record`, jax 0.10.2)
 spends about 17% of its samples in the kernel zeroing fresh pages (`clear_page_erms`) and
@@ -20,21 +20,23 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from vitamin_jax.allocator import find_tcmalloc  # noqa: E402
+from vitamin_jax.allocator import GLIBC_TUNED, GLIBC_WITHOUT_THP, find_tcmalloc  # noqa: E402
 
 CHILD = """
-import json, sys
+import json, resource, sys
 sys.path.insert(0, {here!r})
 import bench_step
-print(json.dumps(bench_step.bench_update({algo!r}, {size!r}, {batch}, {reps})))
+result = bench_step.bench_update({algo!r}, {size!r}, {batch}, {reps})
+result["minor_faults"] = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+print(json.dumps(result))
 """
 
 
-def run_case(preload: str, algo: str, size: str, batch: int, reps: int) -> dict:
+def run_case(extra_env: dict, algo: str, size: str, batch: int, reps: int) -> dict:
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    env.pop("LD_PRELOAD", None)
-    if preload:
-        env["LD_PRELOAD"] = preload
+    for name in ("LD_PRELOAD", "GLIBC_TUNABLES"):
+        env.pop(name, None)
+    env.update(extra_env)
     code = CHILD.format(here=HERE, algo=algo, size=size, batch=batch, reps=reps)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -50,22 +52,24 @@ def main() -> None:
     parser.add_argument("--json", default="")
     args = parser.parse_args()
     tcmalloc = args.tcmalloc or find_tcmalloc()
-    if not tcmalloc:
-        sys.exit("no libtcmalloc found: install it (Debian/Ubuntu: apt-get install libtcmalloc-minimal4) or pass --tcmalloc")
+    cases = {"glibc": {}, "glibc tuned, no THP": {"GLIBC_TUNABLES": GLIBC_WITHOUT_THP},
+             "glibc tuned (the CLI's default without tcmalloc)": {"GLIBC_TUNABLES": GLIBC_TUNED}}
+    if tcmalloc:
+        cases["tcmalloc"] = {"LD_PRELOAD": tcmalloc}
     rows = []
     for size in args.sizes.split(","):
         reps = args.reps if size == "default" else max(args.reps, 20)
-        base = run_case("", args.algo, size, args.batch_size, reps)
-        fast = run_case(tcmalloc, args.algo, size, args.batch_size, reps)
-        rows.append({"size": size, "glibc": base, "tcmalloc": fast, "speedup": base["ms_median"] / fast["ms_median"]})
-    print(f"# {args.algo}, batch {args.batch_size}, CPU, {os.cpu_count()} cores; tcmalloc: {tcmalloc}")
-    print("| size | glibc ms/update (min-max) | tcmalloc ms/update (min-max) | speedup | TFLOP/s glibc / tcmalloc |")
-    print("|---|---|---|---|---|")
+        results = {name: run_case(env, args.algo, size, args.batch_size, reps) for name, env in cases.items()}
+        rows.append({"size": size, **results})
+    print(f"# {args.algo}, batch {args.batch_size}, CPU, {os.cpu_count()} cores; glibc tuned: GLIBC_TUNABLES={GLIBC_TUNED}; "
+          f"tcmalloc: {tcmalloc or 'not installed'}")
+    print("| size | allocator | ms/update median (min-max) | vs glibc | TFLOP/s | minor page faults |")
+    print("|---|---|---|---|---|---|")
     for r in rows:
-        g, t = r["glibc"], r["tcmalloc"]
-        print(f"| {r['size']} | {g['ms_median']:.0f} ({g['ms_min']:.0f}-{g['ms_max']:.0f}) | "
-              f"{t['ms_median']:.0f} ({t['ms_min']:.0f}-{t['ms_max']:.0f}) | {r['speedup']:.2f}x | "
-              f"{g['tflop_per_s']:.3f} / {t['tflop_per_s']:.3f} |")
+        for name in cases:
+            c = r[name]
+            print(f"| {r['size']} | {name} | {c['ms_median']:.0f} ({c['ms_min']:.0f}-{c['ms_max']:.0f}) | "
+                  f"{r['glibc']['ms_median'] / c['ms_median']:.2f}x | {c['tflop_per_s']:.3f} | {c['minor_faults']:,} |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

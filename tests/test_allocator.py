@@ -33,3 +33,21 @@ def test_a_real_process_re_executes_under_tcmalloc():
     opted_out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env={**env, allocator.OPT_OUT: "0"},
                                capture_output=True, text=True, check=True).stdout
     assert opted_out.strip() == "not replaced"
+
+
+def test_tuned_glibc_environment_only_where_nobody_chose():
+    env = allocator.tuned_glibc_environment({"HOME": "/h"})
+    assert env == {"HOME": "/h", "GLIBC_TUNABLES": allocator.GLIBC_TUNED, allocator.OPT_OUT: "0"}
+    assert "glibc.malloc.hugetlb=1" in allocator.GLIBC_TUNED and "glibc.malloc.mmap_max=0" in allocator.GLIBC_TUNED
+    assert allocator.tuned_glibc_environment(env) is None  # the re-executed process does not re-execute again
+    assert allocator.tuned_glibc_environment({"GLIBC_TUNABLES": "glibc.malloc.arena_max=2"}) is None  # the user's
+    assert allocator.tuned_glibc_environment({allocator.OPT_OUT: "0"}) is None  # opted out
+
+
+@pytest.mark.skipif(any(os.path.exists(p) for p in allocator.CANDIDATES), reason="tcmalloc is installed: it is used")
+def test_without_tcmalloc_a_real_process_re_executes_with_the_glibc_tunables():
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "GLIBC_TUNABLES", allocator.OPT_OUT)}
+    code = "from vitamin_jax import allocator; allocator.reexec_with_tcmalloc('vitamin_jax.allocator'); print('not replaced')"
+    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                         check=True).stdout
+    assert out.splitlines() == ["tcmalloc loaded: False", f"glibc tunables: {allocator.GLIBC_TUNED}"]
