@@ -26,6 +26,8 @@ from vitamin_jax.agent import Learner  # noqa: E402
 from vitamin_jax.configuration import load_config  # noqa: E402
 from vitamin_jax.timing import CompileCounter, Timings  # noqa: E402
 
+from bench_step import print_table  # noqa: E402  (this folder is on sys.path when run as a script)
+
 SIZES = {"small": (128, 3, 4, 5), "demo": (64, 2, 4, 5), "default": (512, 4, 4, 20)}  # d, layers, heads, K
 ENV, STATE_DIM, ACT_DIM = "halfcheetah-random", 17, 6
 
@@ -75,15 +77,6 @@ def bench_case(counter: CompileCounter, algo: str, size: str, num_envs: int, ste
             "compiles_first": calls["first"]["compiles"], "compiles_second": second["compiles"],
             "compiles_eval": calls["eval"]["compiles"], "compiles_eval2": calls["eval2"]["compiles"],
             "traces_second": second["traces"], "traces_eval2": calls["eval2"]["traces"]}
-
-
-def print_table(title: str, rows: list[dict], columns: list[str]) -> None:
-    print(f"\n{title}")
-    fmt = lambda v: f"{v:.3g}" if isinstance(v, float) else str(v)
-    widths = [max(len(c), *(len(fmt(r[c])) for r in rows)) for c in columns]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
-    for r in rows:
-        print("  ".join(fmt(r[c]).ljust(w) for c, w in zip(columns, widths)))
 
 
 def main(argv=None) -> list:
