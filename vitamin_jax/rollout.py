@@ -118,12 +118,16 @@ def action_step(actor: DecisionTransformer, keep: int):
     return jax.jit(jax.vmap(one_seed, in_axes=(0, 0, 0, 0, None, 0, None, None)), donate_argnums=(1,))
 
 
+def _check_kept_context(keep: int, context_len: int) -> None:
+    if not 1 <= keep <= context_len:
+        raise ValueError(f"eval_context_length must be in [1, K={context_len}], got {keep}")
+
+
 class ContextWindows:
     """The last L steps of each environment's history, left-padded with zeros to K."""
 
     def __init__(self, num_envs: int, context_len: int, keep: int, state_dim: int, act_dim: int):
-        if not 1 <= keep <= context_len:
-            raise ValueError(f"eval_context_length must be in [1, K={context_len}], got {keep}")
+        _check_kept_context(keep, context_len)
         self.k, self.keep = context_len, keep
         self.states = np.zeros((num_envs, context_len, state_dim), np.float32)
         self.actions = np.zeros((num_envs, context_len, act_dim), np.float32)
@@ -194,8 +198,7 @@ class RolloutWorker:
         self.raw_reward = raw_reward
         self.max_episode_steps = max_episode_steps
         self.truncation = truncation
-        if not 1 <= eval_context_length <= context_len:
-            raise ValueError(f"eval_context_length must be in [1, K={context_len}], got {eval_context_length}")
+        _check_kept_context(eval_context_length, context_len)
         self.explore, self.expl_noise = explore, expl_noise
         self.act = action_step(actor, eval_context_length)  # shared with every worker of this actor
 

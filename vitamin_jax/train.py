@@ -196,8 +196,10 @@ class Run:
         except DiskFull as e:
             raise TrainingError(str(e)) from None
 
-    def due_checkpoint(self) -> bool:
-        return self.loop.global_iteration % self.config.checkpoint.every_iters == 0
+    def due_checkpoint(self, global_iteration: Optional[int] = None) -> bool:
+        """Whether the iteration that ends at `global_iteration` (default: the current one) checkpoints."""
+        at = self.loop.global_iteration if global_iteration is None else global_iteration
+        return at % self.config.checkpoint.every_iters == 0
 
     def active(self) -> np.ndarray:
         """[S] seeds still below the online transition budget."""
@@ -330,8 +332,8 @@ class Collector:
             params = distributed.local_copy(run.agent.actor_params)
             calls = roll_out(run, self.worker, params, run.loop.global_iteration, run.active())
         metrics = store(run, calls)
-        checkpoint_next = (run.loop.global_iteration + 1) % run.config.checkpoint.every_iters == 0
-        if self.ahead and run.active().any() and not checkpoint_next:
+        ends_with_checkpoint = run.due_checkpoint(run.loop.global_iteration + 1)  # this iteration's end
+        if self.ahead and run.active().any() and not ends_with_checkpoint:
             params = distributed.local_copy(run.agent.actor_params)  # updates replace, never overwrite, them
             self.pending = self.executor.submit(roll_out, run, self.worker, params, run.loop.global_iteration + 1,
                                                 run.active())
