@@ -7,8 +7,9 @@ import pytest
 
 from vitamin_jax import objectives as obj
 from vitamin_jax.algorithms import ALGORITHMS, Algorithm, build_algorithm
-from vitamin_jax.configuration import ConfigError, load_config
 from vitamin_jax.config_validation import resolve_config
+from vitamin_jax.configuration import load_config
+from vitamin_jax.errors import ConfigError
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "vitamin_jax"
 

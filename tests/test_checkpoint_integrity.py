@@ -11,13 +11,13 @@ import sys
 
 import numpy as np
 import pytest
-
-from vitamin_jax.checkpointing import DIGEST_FILE, Checkpointer, DamagedCheckpoint
-from vitamin_jax.logger import read_metrics
-from vitamin_jax.train import TrainingError, train_and_evaluate
-
 from test_reliability import CLI_TOY, SIX_ITERATIONS, cli
 from test_train import strip_times, toy_config
+
+from vitamin_jax.checkpointing import DIGEST_FILE, Checkpointer, DamagedCheckpoint
+from vitamin_jax.errors import TrainingError
+from vitamin_jax.logger import read_metrics
+from vitamin_jax.train import train_and_evaluate
 
 CLI_SIX = [*CLI_TOY, f"--config.online.max_online_transitions={SIX_ITERATIONS}", "--config.checkpoint.every_iters=2"]
 ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "VITAMIN_JAX_TCMALLOC": "0"}

@@ -5,8 +5,9 @@ import importlib
 import pytest
 
 from vitamin_jax import envs
-from vitamin_jax.config_validation import ConfigError, resolve_config
+from vitamin_jax.config_validation import resolve_config
 from vitamin_jax.configuration import ensure_configs_importable, load_config
+from vitamin_jax.errors import ConfigError
 
 ensure_configs_importable()
 FAMILIES = ("mujoco", "adroit", "antmaze", "maze2d")

@@ -10,8 +10,9 @@ import pytest
 
 from vitamin_jax import envs
 from vitamin_jax.data import preprocess as pp
-from vitamin_jax.data.loading import DatasetError, load_hdf5, split_transitions
+from vitamin_jax.data.loading import load_hdf5, split_transitions
 from vitamin_jax.data.replay import ReplayBuffer
+from vitamin_jax.errors import DatasetError
 
 
 def traj(tag, rewards, state_dim=2):

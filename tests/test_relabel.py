@@ -15,8 +15,8 @@ import pytest
 
 from vitamin_jax import envs
 from vitamin_jax.configuration import load_config
-from vitamin_jax.data.loading import DatasetError
 from vitamin_jax.data.preprocess import offline_data
+from vitamin_jax.errors import DatasetError
 
 RADIUS = 0.5  # D4RL's
 MINARI_RADIUS = 0.45  # gymnasium-robotics', which Minari's rewards used
@@ -352,7 +352,7 @@ def test_summary_prints_the_dataset_as_the_preset_sees_it(minari_dir, capsys):
 
 
 def test_bad_option_values_are_config_errors(tmp_path):
-    from vitamin_jax.configuration import ConfigError
+    from vitamin_jax.errors import ConfigError
 
     path = str(tmp_path / "hopper.hdf5")
     write_legacy(path, 11, 3)

@@ -11,15 +11,14 @@ import time
 import h5py
 import numpy as np
 import pytest
-
-from vitamin_jax.configuration import PROJECT_ROOT, ConfigError, load_config
-from vitamin_jax.config_validation import resolve_config
-from vitamin_jax.data.loading import DatasetError
-from vitamin_jax.logger import read_metrics
-from vitamin_jax.train import TrainingError, train_and_evaluate
-from vitamin_jax.workdir import WorkdirError, WorkdirLock
-
 from test_train import strip_times, toy_config
+
+from vitamin_jax.config_validation import resolve_config
+from vitamin_jax.configuration import PROJECT_ROOT, load_config
+from vitamin_jax.errors import ConfigError, DatasetError, TrainingError, WorkdirError
+from vitamin_jax.logger import read_metrics
+from vitamin_jax.train import train_and_evaluate
+from vitamin_jax.workdir import WorkdirLock
 
 SIX_ITERATIONS = 16 * 6  # online transitions: pretraining + 6 online iterations
 CLI_TOY = ["--config=configs/toy.py", "--config.model.embed_dim=32", "--config.model.n_layer=1",

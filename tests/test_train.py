@@ -79,7 +79,7 @@ def test_resume_after_stop_equals_uninterrupted_run(tmp_path):
 
 
 def test_non_finite_losses_stop_with_a_clear_error(tmp_path):
-    from vitamin_jax.train import TrainingError
+    from vitamin_jax.errors import TrainingError
 
     config = toy_config(**{"actor.learning_rate": 1e30, "critic.learning_rate": 1e30})  # diverges
     with pytest.raises(TrainingError, match="non-finite") as error:

@@ -13,7 +13,8 @@ import zlib
 import pytest
 
 from vitamin_jax import wandb_logging
-from vitamin_jax.configuration import ConfigError, load_config
+from vitamin_jax.configuration import load_config
+from vitamin_jax.errors import ConfigError
 from vitamin_jax.logger import RunLogger
 
 

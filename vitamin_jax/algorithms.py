@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from vitamin_jax import objectives as obj
-from vitamin_jax.configuration import ConfigError
+from vitamin_jax.errors import ConfigError
 
 TD3_ACTOR_UPDATE_INTERVAL = 2  # Table 9: the actor is updated after every 2nd critic step
 DEFAULT_INTERVAL = -1  # config.rl.actor_update_interval placeholder: the algorithm's own

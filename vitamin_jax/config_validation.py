@@ -11,8 +11,8 @@ import ml_collections
 
 from vitamin_jax import envs, wandb_logging
 from vitamin_jax.algorithms import build_algorithm
-from vitamin_jax.configuration import ConfigError
 from vitamin_jax.data.relabel import ADROIT_REWARDS
+from vitamin_jax.errors import ConfigError
 
 # field: (kind, low, high, closed_low, closed_high); kind 'int' also requires an integer.
 _POSITIVE_INT = ("int", 1, math.inf, True, False)

@@ -13,11 +13,9 @@ import sys
 
 import ml_collections
 
+from vitamin_jax.errors import ConfigError
+
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-class ConfigError(ValueError):
-    """A config value is out of range or inconsistent; the message names the field."""
 
 
 def ensure_configs_importable() -> None:

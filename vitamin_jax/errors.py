@@ -1,9 +1,28 @@
-"""The errors a user can cause and fix; the command line prints them as one line."""
+"""The errors a user can cause and fix; the command line prints them as one line.
 
-from vitamin_jax.config_validation import ConfigError
-from vitamin_jax.data import DatasetError
-from vitamin_jax.envs import UnknownDatasetError
-from vitamin_jax.train import TrainingError
-from vitamin_jax.workdir import WorkdirError
+They live here, with no project imports, so that any layer can raise them and the command
+lines can catch them all (`EXPECTED_ERRORS`) without importing the layers that raise them.
+"""
+
+
+class ConfigError(ValueError):
+    """A config value is out of range or inconsistent; the message names the field."""
+
+
+class UnknownDatasetError(ValueError):
+    """The dataset name is not in the registry; the message suggests close names."""
+
+
+class DatasetError(RuntimeError):
+    """A dataset is missing, unreadable or malformed; the message says how to fix it."""
+
+
+class WorkdirError(RuntimeError):
+    """The workdir cannot hold this run (busy, not a directory, another run's config)."""
+
+
+class TrainingError(RuntimeError):
+    """A run cannot go on (e.g. non-finite losses); the last checkpoint is kept."""
+
 
 EXPECTED_ERRORS = (ConfigError, DatasetError, UnknownDatasetError, TrainingError, WorkdirError)

@@ -96,7 +96,8 @@ def _flatten(config: dict, prefix: str = "") -> dict:
 
 def _dataset(env_name: str) -> tuple[str, str]:
     """(canonical dataset name, registry family); names the registry lacks land in 'other'."""
-    from vitamin_jax.envs.registry import UnknownDatasetError, get_spec
+    from vitamin_jax.envs.registry import get_spec
+    from vitamin_jax.errors import UnknownDatasetError
 
     try:
         spec = get_spec(env_name)

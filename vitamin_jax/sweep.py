@@ -262,7 +262,8 @@ def save_manifest(out: str, manifest: dict) -> None:
 def lock_sweep(out: str):
     """Create `out` and hold `out/.sweep.lock`: two sweeps on one directory would run (and fail) each
     other's cells and overwrite each other's sweep.json. The workdirs' lock, so the kernel frees it."""
-    from vitamin_jax.workdir import WorkdirError, WorkdirLock
+    from vitamin_jax.errors import WorkdirError
+    from vitamin_jax.workdir import WorkdirLock
 
     try:
         os.makedirs(out, exist_ok=True)

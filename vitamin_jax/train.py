@@ -36,11 +36,12 @@ from vitamin_jax.agent import AgentState, Learner
 from vitamin_jax.algorithms import phase_coefficients
 from vitamin_jax.checkpointing import Checkpointer, DamagedCheckpoint, DiskFull
 from vitamin_jax.config_validation import resolve_config
-from vitamin_jax.data import DatasetError, offline_data
+from vitamin_jax.data import offline_data
 from vitamin_jax.data.batches import RunReplay
 from vitamin_jax.data.loading import first_line
 from vitamin_jax.data.sampler import ReplayArrays, sample
 from vitamin_jax.envs.options import env_options
+from vitamin_jax.errors import DatasetError, TrainingError
 from vitamin_jax.logger import RunLogger
 from vitamin_jax.rollout import RolloutWorker
 from vitamin_jax.timing import Timings
@@ -50,10 +51,6 @@ from vitamin_jax.workdir import claim_workdir, save_config
 INIT_KEYS, SAMPLING_KEYS, EVAL_ACTION_KEYS, COLLECT_ACTION_KEYS = range(4)
 # Episode-seed streams of the environments (SeedSequence entropy), for evaluation and collection.
 EVAL_EPISODES, ONLINE_EPISODES = 0, 1
-
-
-class TrainingError(RuntimeError):
-    """A run cannot go on (e.g. non-finite losses); the last checkpoint is kept."""
 
 
 def stream_keys(seeds: list[int], purpose: int, *position: int) -> jax.Array:

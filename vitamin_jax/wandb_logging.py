@@ -18,7 +18,7 @@ import sys
 import uuid
 from typing import Iterable, Mapping, Optional
 
-from vitamin_jax.configuration import ConfigError
+from vitamin_jax.errors import ConfigError
 
 MODES = ("offline", "online", "disabled")
 _ID_FILE = "wandb_run.json"  # this workdir's group id and how many wandb runs it has opened

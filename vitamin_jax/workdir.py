@@ -17,6 +17,8 @@ from typing import Any, Optional
 
 import ml_collections
 
+from vitamin_jax.errors import WorkdirError
+
 CONFIG_FILE = "config.json"
 LOCK_FILE = ".lock"
 # Fields that change how a run is shown or kept, not what it computes.
@@ -29,10 +31,6 @@ BUDGET_FIELD = "online.max_online_transitions"  # may be raised: the run continu
 # Fields added after workdirs already existed, with the value that behaves as before they existed:
 # a saved config without one resumes when the requested value is that one.
 ADDED_FIELDS = {"online.async_collect": False}
-
-
-class WorkdirError(RuntimeError):
-    """The workdir cannot hold this run (busy, not a directory, another run's config)."""
 
 
 def flatten(tree: Any, prefix: str = "") -> dict:

@@ -39,8 +39,7 @@ def _terminate(signum, frame):  # turn SIGTERM into an exception so temporary fi
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
-    from vitamin_jax.data.loading import DatasetError
-    from vitamin_jax.envs import UnknownDatasetError
+    from vitamin_jax.errors import DatasetError, UnknownDatasetError
 
     signal.signal(signal.SIGTERM, _terminate)
     try:

@@ -20,14 +20,11 @@ from typing import Any, Mapping, Optional
 import numpy as np
 
 from vitamin_jax.data.replay import as_trajectory
+from vitamin_jax.errors import DatasetError
 
 GENERATED_NAMESPACE = "vitamin"
 DEFAULT_GENERATE_STEPS = 1_000_000
 _PER_ENV_FAMILIES = ("mujoco", "adroit")  # dataset names are '<env>-<kind>'
-
-
-class DatasetError(RuntimeError):
-    """A dataset is missing, unreadable or malformed; the message says how to fix it."""
 
 
 @dataclasses.dataclass(frozen=True)

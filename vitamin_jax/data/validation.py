@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from vitamin_jax.data.loading import DatasetError
+from vitamin_jax.errors import DatasetError
 
 CHECKED_FIELDS = ("observations", "actions", "rewards", "next_observations")
 

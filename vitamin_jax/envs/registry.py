@@ -32,6 +32,8 @@ from typing import Any, Iterator, Mapping, NamedTuple, Optional
 
 import numpy as np
 
+from vitamin_jax.errors import UnknownDatasetError
+
 R, G = "r", "g"
 TOY_ENV_ID = "vitamin/SingleStateToy-v0"  # registered by vitamin_jax.envs
 GOAL_RADIUS = 0.5  # D4RL's goal_reaching_env and maze2d reward (gymnasium-robotics: 0.45)
@@ -264,10 +266,6 @@ def _build_registry() -> dict[str, DatasetSpec]:
 
 
 REGISTRY: Mapping[str, DatasetSpec] = types.MappingProxyType(_build_registry())
-
-
-class UnknownDatasetError(ValueError):
-    """The dataset name is not in the registry; the message suggests close names."""
 
 
 def dataset_names() -> list[str]:
