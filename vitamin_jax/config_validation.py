@@ -1,126 +1,15 @@
 """Resolve registry defaults into a config and reject bad values with one clear message.
 
-Every check lives here: the enum fields, and one table of numeric ranges (`RANGES`).
+The allowed values (enumerations, one table of numeric ranges) are in `vitamin_jax.schema`.
 """
 
 from __future__ import annotations
 
-import math
-
 import ml_collections
 
-from vitamin_jax import envs, wandb_logging
+from vitamin_jax import envs
 from vitamin_jax.algorithms import build_algorithm
-from vitamin_jax.data.relabel import ADROIT_REWARDS
-from vitamin_jax.errors import ConfigError
-
-# field: (kind, low, high, closed_low, closed_high); kind 'int' also requires an integer.
-_POSITIVE_INT = ("int", 1, math.inf, True, False)
-_NON_NEGATIVE_INT = ("int", 0, math.inf, True, False)
-_POSITIVE = ("float", 0.0, math.inf, False, False)
-_NON_NEGATIVE = ("float", 0.0, math.inf, True, False)
-_UNIT_OPEN_HIGH = ("float", 0.0, 1.0, True, False)  # probabilities: [0, 1)
-_UNIT_OPEN_LOW = ("float", 0.0, 1.0, False, True)  # (0, 1]
-RANGES = {
-    "seed": _NON_NEGATIVE_INT,
-    "num_seeds": _POSITIVE_INT,
-    "dataset.generate_num_steps": _POSITIVE_INT,
-    "dataset.delayed_reward": _NON_NEGATIVE_INT,
-    "model.embed_dim": _POSITIVE_INT,
-    "model.n_layer": _POSITIVE_INT,
-    "model.n_head": _POSITIVE_INT,
-    "model.dropout": _UNIT_OPEN_HIGH,
-    "model.context_len": _POSITIVE_INT,
-    "model.eval_context_length": _POSITIVE_INT,
-    "critic.num_qs": _POSITIVE_INT,
-    "critic.learning_rate": _POSITIVE,
-    "critic.weight_decay": _NON_NEGATIVE,
-    "actor.learning_rate": _POSITIVE,
-    "actor.weight_decay": _NON_NEGATIVE,
-    "actor.warmup_steps": _POSITIVE_INT,
-    "actor.grad_clip": _POSITIVE,
-    "actor.eps": _POSITIVE,
-    "temperature.init": _POSITIVE,
-    "temperature.learning_rate": _NON_NEGATIVE,
-    "rl.gamma": _UNIT_OPEN_LOW,
-    "rl.tau": _UNIT_OPEN_LOW,
-    "rl.policy_noise": _NON_NEGATIVE,
-    "rl.noise_clip": _NON_NEGATIVE,
-    "rl.actor_update_interval": _POSITIVE_INT,
-    "rl.rl_coeff": _NON_NEGATIVE,
-    "rl.sup_coeff": _NON_NEGATIVE,
-    "iql.expectile": ("float", 0.0, 1.0, False, False),
-    "iql.beta": _POSITIVE,
-    "iql.weight_clip": _POSITIVE,
-    "awac.beta": _POSITIVE,
-    "awac.weight_clip": _POSITIVE,
-    "train.batch_size": _POSITIVE_INT,
-    "train.max_pretrain_iters": _NON_NEGATIVE_INT,
-    "train.num_updates_per_pretrain_iter": _POSITIVE_INT,
-    "train.num_updates_per_online_iter": _POSITIVE_INT,
-    "train.replay_size": _POSITIVE_INT,
-    "train.updates_per_dispatch": _POSITIVE_INT,
-    "online.reward_scale": _POSITIVE,
-    "online.num_online_envs": _POSITIVE_INT,
-    "online.num_eval_episodes": _POSITIVE_INT,
-    "online.minimum_sapairs_per_iter": _NON_NEGATIVE_INT,
-    "online.expl_noise": _NON_NEGATIVE,
-    "online.max_online_transitions": _NON_NEGATIVE_INT,
-    "online.eval_interval": _POSITIVE_INT,
-    "parallel.num_devices": _NON_NEGATIVE_INT,
-    "parallel.heartbeat_timeout_s": _POSITIVE_INT,
-    "checkpoint.every_iters": _POSITIVE_INT,
-    "checkpoint.keep": _POSITIVE_INT,
-}
-ENUMS = {
-    "dataset.observation_layout": envs.MAZE_LAYOUTS,
-    "dataset.adroit_rewards": ADROIT_REWARDS,
-    "model.compute_dtype": ("float32", "bfloat16"),
-    "critic.layer_norm": (0, 1),
-    "rl.target_masking": ("faithful", "fixed"),
-    "train.sampler": ("device", "host"),
-    "online.truncation": ("terminal", "bootstrap"),
-    "log.wandb_mode": wandb_logging.MODES,
-}
-
-
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise ConfigError(message)
-
-
-def _get(config: ml_collections.ConfigDict, path: str):
-    node = config
-    for part in path.split("."):
-        node = node[part]
-    return node
-
-
-def _describe(kind: str, low: float, high: float, closed_low: bool, closed_high: bool) -> str:
-    if kind == "int":
-        return f"an integer >= {low}"
-    if high == math.inf:
-        return f"{'>=' if closed_low else '>'} {low:g}"
-    return f"in {'[' if closed_low else '('}{low:g}, {high:g}{']' if closed_high else ')'}"
-
-
-def check_enums(config: ml_collections.ConfigDict, paths=tuple(ENUMS)) -> None:
-    """Each of `paths` (fields of `ENUMS`) holds one of its allowed values; absent fields are skipped."""
-    for path in paths:
-        section, field = path.split(".")
-        if section in config and field in config[section]:
-            value, allowed = config[section][field], ENUMS[path]
-            _check(value in allowed, f"config.{path}={value!r} must be one of {', '.join(map(repr, allowed))}")
-
-
-def check_ranges(config: ml_collections.ConfigDict) -> None:
-    """Every field of `RANGES` inside its range (bools are not numbers here)."""
-    for path, (kind, low, high, closed_low, closed_high) in RANGES.items():
-        value = _get(config, path)
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        ok = number and (kind != "int" or isinstance(value, int)) and math.isfinite(value)
-        ok = ok and (value >= low if closed_low else value > low) and (value <= high if closed_high else value < high)
-        _check(ok, f"config.{path}={value!r} must be {_describe(kind, low, high, closed_low, closed_high)}")
+from vitamin_jax.schema import check, check_enums, check_ranges
 
 
 def resolve_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
@@ -137,7 +26,7 @@ def resolve_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDi
     check_enums(c)
     check_ranges(c)
     m = c.model
-    _check(m.embed_dim % m.n_head == 0, f"config.model.embed_dim={m.embed_dim} is not divisible by n_head={m.n_head}")
-    _check(m.eval_context_length <= m.context_len,
+    check(m.embed_dim % m.n_head == 0, f"config.model.embed_dim={m.embed_dim} is not divisible by n_head={m.n_head}")
+    check(m.eval_context_length <= m.context_len,
            f"config.model.eval_context_length={m.eval_context_length} must be in [1, context_len={m.context_len}]")
     return c

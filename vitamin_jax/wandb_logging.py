@@ -19,8 +19,8 @@ import uuid
 from typing import Iterable, Mapping, Optional
 
 from vitamin_jax.errors import ConfigError
+from vitamin_jax.schema import WANDB_MODES
 
-MODES = ("offline", "online", "disabled")
 _ID_FILE = "wandb_run.json"  # this workdir's group id and how many wandb runs it has opened
 
 

@@ -28,10 +28,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from vitamin_jax.data.replay import as_trajectory
+from vitamin_jax.schema import check_enums
 
 GOAL_LAYOUT_EXTRA = 4  # achieved_goal (2) + desired_goal (2) after the observation
 _GOAL_LAYOUT_DIMS = {"maze2d": 4 + GOAL_LAYOUT_EXTRA, "antmaze": 27 + GOAL_LAYOUT_EXTRA}
-ADROIT_REWARDS = ("d4rl", "stored")  # config.dataset.adroit_rewards
 
 
 def achieved_position(states: np.ndarray) -> np.ndarray:
@@ -133,7 +133,6 @@ def apply(loaded: Any, spec: Any, config: Any) -> tuple[list[dict], list[str]]:
     differ (`config.dataset.adroit_rewards`). Everything else is returned unchanged.
     """
     from vitamin_jax import envs
-    from vitamin_jax.config_validation import check_enums
 
     trajectories, notes = list(loaded.trajectories), []
     dataset = config.dataset

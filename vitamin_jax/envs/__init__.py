@@ -9,14 +9,33 @@ import gymnasium as gym
 import numpy as np
 
 from vitamin_jax.envs.registry import (
-    GOAL_RADIUS, REGISTRY, DatasetSpec, EnvVersion, FrozenKwargs, UnknownDatasetError, dataset_names, get_spec,
+    GOAL_RADIUS,
+    REGISTRY,
+    DatasetSpec,
+    EnvVersion,
+    FrozenKwargs,
+    UnknownDatasetError,
+    dataset_names,
+    get_spec,
 )
 from vitamin_jax.envs.toy import TOY_ENV_ID, SingleStateToyEnv, toy_dataset, toy_reward
 from vitamin_jax.envs.wrappers import (
-    MAZE_LAYOUTS, AffineReward, D4RLAdroitReward, D4RLMazeGoal, D4RLMazeObservation, DelayedReward,
-    FlattenGoalObservation, Float32Observation, PenDropTermination, SeedFirstReset, ZeroPadObservation,
-    d4rl_maze_observation, flatten_observation, goal_layout_to_d4rl, state_vector,
+    AffineReward,
+    D4RLAdroitReward,
+    D4RLMazeGoal,
+    D4RLMazeObservation,
+    DelayedReward,
+    FlattenGoalObservation,
+    Float32Observation,
+    PenDropTermination,
+    SeedFirstReset,
+    ZeroPadObservation,
+    d4rl_maze_observation,
+    flatten_observation,
+    goal_layout_to_d4rl,
+    state_vector,
 )
+from vitamin_jax.schema import MAZE_LAYOUTS
 
 # The autoreset mode of make_vector_env; the rollout worker relies on it.
 AUTORESET_MODE = gym.vector.AutoresetMode.NEXT_STEP

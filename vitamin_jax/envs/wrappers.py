@@ -9,10 +9,6 @@ import gymnasium as gym
 import numpy as np
 
 GOAL_KEYS = ("observation", "achieved_goal", "desired_goal")
-# How a maze's dict observation becomes one state vector (docs/faithfulness.md#maze2d-environments):
-# 'd4rl': D4RL's layout, no goal (maze2d: x, y, vx, vy; antmaze: x, y, then the rest of qpos, then
-# qvel); 'goal': concat(observation, achieved_goal, desired_goal).
-MAZE_LAYOUTS = ("d4rl", "goal")
 
 
 def flatten_observation(obs: Any) -> np.ndarray:
