@@ -85,6 +85,9 @@ def bench_update(algo: str, size: str, batch_size: int, reps: int) -> dict:
         "algo": algo, "size": size, "batch_size": batch_size, "compile_s": compile_s,
         "ms_median": float(np.median(times)), "ms_min": float(times.min()), "ms_max": float(times.max()),
         "updates_per_s": 1.0 / median_s, "gflop_per_update": flops / 1e9, "tflop_per_s": flops / median_s / 1e12,
+        # the same for every case with the same reps: tells a flag that changes the arithmetic
+        "actor_checksum": float(sum(np.abs(np.asarray(x, np.float64)).sum()
+                                    for x in jax.tree.leaves(holder["state"].actor_params))),
     }
 
 
@@ -142,7 +145,7 @@ def bench_samplers(algo: str, size: str, batch_size: int, num_updates: int, reps
     from vitamin_jax.data import sampler as device_sampler
     from vitamin_jax.data.replay import ReplayBuffer
     from vitamin_jax.data.sampler import SegmentSampler
-    from vitamin_jax.train import sampled_updates
+    from vitamin_jax.updates import sampled_updates
 
     config = make_config(algo, size, batch_size)
     learner = Learner.from_config(config, STATE_DIM, ACT_DIM, critic_layer_norm=False)

@@ -73,7 +73,7 @@ def restore(config, workdir: str, step: Optional[int]):
 
     from vitamin_jax.agent import Learner
     from vitamin_jax.checkpointing import Checkpointer, DamagedCheckpoint
-    from vitamin_jax.train import INIT_KEYS, stream_keys
+    from vitamin_jax.streams import INIT_KEYS, stream_keys
 
     directory = os.path.join(workdir, "checkpoints")
     checkpointer = Checkpointer(directory, config.checkpoint.keep) if os.path.isdir(directory) else None
@@ -127,7 +127,7 @@ def rollout(config, agent, mean, std, learner, global_iteration: int, episodes: 
     from vitamin_jax import envs
     from vitamin_jax.envs.options import env_options
     from vitamin_jax.rollout import RolloutWorker
-    from vitamin_jax.train import EVAL_ACTION_KEYS, EVAL_EPISODES, stream_keys
+    from vitamin_jax.streams import EVAL_ACTION_KEYS, EVAL_EPISODES, stream_keys
 
     spec = envs.get_spec(config.env_name)
     make = lambda: envs.make_env(config.env_name, delayed_reward=config.dataset.delayed_reward, **env_options(config))

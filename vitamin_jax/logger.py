@@ -19,6 +19,9 @@ from typing import Iterable, Mapping, Optional
 
 import numpy as np
 
+from vitamin_jax import distributed
+from vitamin_jax.timing import Timings
+
 METRICS_FILE = "metrics.jsonl"
 SCALARS_FILE = "scalars.jsonl"  # every tensorboard point; the event files are rebuilt from it
 TENSORBOARD_DIR = "tensorboard"
@@ -170,3 +173,28 @@ def plot_curve(records: Iterable[dict], path: str, title: str = "") -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+class _Progress:
+    """A tqdm bar over online transitions with phase, latest score and updates/s."""
+
+    def __init__(self, config, loop):  # the run's run_state.LoopState, read live
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=config.online.max_online_transitions, initial=int(min(loop.online_transitions)),
+                        unit="tr", disable=not (config.log.progress_bar and distributed.is_primary()),
+                        dynamic_ncols=True)
+        self.loop = loop
+        self.last: Optional[dict] = None
+
+    def update(self, phase: str, record: Optional[dict], timings: Timings) -> None:
+        self.last = record or self.last
+        self.bar.update(int(min(self.loop.online_transitions)) - self.bar.n)
+        score = "n/a" if self.last is None else f"{self.last['normalized_score']:.1f}"
+        rates = f"upd/s {timings.rate('updates', 'updates'):.0f}"
+        if timings.counts.get("env_steps"):
+            rates += f" env steps/s {timings.rate('env_steps', 'rollout_env', 'rollout_act'):.0f}"
+        self.bar.set_postfix_str(f"{phase} it {self.loop.global_iteration} score {score} {rates}")
+
+    def close(self) -> None:
+        self.bar.close()
