@@ -1,7 +1,9 @@
 """Base experiment config: the original TD3+ODT defaults (docs/design.md#configs).
 
 Family files (mujoco.py, adroit.py, ...) start from `get_config()` and override a few
-fields per preset. Integer `-1` means "take the value from the dataset registry".
+fields per preset. `-1` in critic.layer_norm and online.reward_scale means "take the value
+from the dataset registry" (vitamin_jax/config_validation.py); the allowed values of every field
+are in vitamin_jax/schema.py.
 """
 
 import ml_collections
@@ -15,7 +17,9 @@ def get_config(preset: str = "") -> ml_collections.ConfigDict:
     c.env_name = 'hopper-medium'  # a dataset name of vitamin_jax.envs.registry
     c.seed = 16
     c.num_seeds = 1  # S > 1: seeds seed .. seed + S - 1 vmapped in one process
-    c.algo = 'td3_odt'  # td3_odt | odt | td3
+    # a row of vitamin_jax/algorithms.py (vitamin_jax/schema.py ALGO_NAMES): odt | td3_odt | td3, and the
+    # paper's ablation gradients ddpg_odt | sac_odt | iql_odt | awac_odt (docs/faithfulness.md#ablation-gradients)
+    c.algo = 'td3_odt'
 
     c.dataset = ml_collections.ConfigDict()
     c.dataset.minari_id = ''  # '' = the registry's default Minari id

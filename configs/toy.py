@@ -9,7 +9,6 @@ Usage: --config=configs/toy.py
 
 from configs import base
 
-
 PRESETS = ("toy",)
 
 

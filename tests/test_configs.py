@@ -1,6 +1,8 @@
 """Every preset of Table 9 loads, resolves against the registry and builds its environment."""
 
 import importlib
+import pathlib
+import re
 
 import pytest
 
@@ -8,8 +10,10 @@ from vitamin_jax import envs
 from vitamin_jax.config_validation import resolve_config
 from vitamin_jax.configuration import ensure_configs_importable, load_config
 from vitamin_jax.errors import ConfigError
+from vitamin_jax.schema import ALGO_NAMES, ENUMS
 
 ensure_configs_importable()
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 FAMILIES = ("mujoco", "adroit", "antmaze", "maze2d")
 PRESETS = [(family, preset) for family in FAMILIES
            for preset in importlib.import_module(f"configs.{family}").PRESETS]
@@ -74,3 +78,31 @@ def test_bad_values_are_clear_errors():
         resolve_config(config)
     with pytest.raises(ValueError, match="unknown MuJoCo preset"):
         load_config("configs/mujoco.py:hopper-expertt")
+
+
+def test_base_config_lists_every_algorithm():
+    source = (PROJECT_ROOT / "configs" / "base.py").read_text()
+    comment = source[source.index("ALGO_NAMES"):source.index("c.algo =")]  # the comment above the field
+    assert all(name in comment for name in ALGO_NAMES)
+
+
+@pytest.mark.parametrize("field", sorted(ENUMS))
+def test_every_enumerated_field_refuses_a_value_outside_its_set(field):
+    config = load_config("configs/mujoco.py:hopper-medium")
+    section, name = field.split(".")
+    config[section][name] = "bogus" if isinstance(ENUMS[field][0], str) else 7
+    with pytest.raises(ConfigError, match=rf"config\.{field}=.* must be one of"):
+        resolve_config(config)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("model.ordering", 2, "config.model.ordering=2 must be one of 0, 1"),
+    ("parallel.num_processes", -1, "config.parallel.num_processes=-1 must be an integer >= 0"),
+    ("parallel.process_id", -2, "config.parallel.process_id=-2 must be an integer >= -1"),
+])
+def test_fields_added_to_the_schema_are_checked(field, value, message):
+    config = load_config("configs/mujoco.py:hopper-medium")
+    section, name = field.split(".")
+    config[section][name] = value
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        resolve_config(config)

@@ -1,5 +1,7 @@
 """Every enumeration and numeric range a config may hold, and the checks that read them.
 
+Boolean fields need no entry: ml_collections refuses to set a bool field to anything but a bool.
+
 No imports beyond the standard library and `vitamin_jax.errors`, so any layer (data,
 envs, logging, the config resolver) can read the allowed values without importing the others;
 `vitamin_jax.config_validation.resolve_config` runs the checks.
@@ -15,6 +17,9 @@ from vitamin_jax.errors import ConfigError
 # 'd4rl': D4RL's layout, no goal (maze2d: x, y, vx, vy; antmaze: x, y, then the rest of qpos, then
 # qvel); 'goal': concat(observation, achieved_goal, desired_goal).
 MAZE_LAYOUTS = ("d4rl", "goal")
+# config.algo: the rows of vitamin_jax/algorithms.py's ALGORITHMS, in its order (docs/reference.md#algorithms);
+# the last four are the paper's ablation gradients (docs/faithfulness.md#ablation-gradients).
+ALGO_NAMES = ("odt", "td3_odt", "td3", "ddpg_odt", "sac_odt", "iql_odt", "awac_odt")
 ADROIT_REWARDS = ("d4rl", "stored")  # config.dataset.adroit_rewards (vitamin_jax/data/adroit_rewards.py)
 WANDB_MODES = ("offline", "online", "disabled")  # config.log.wandb_mode (vitamin_jax/wandb_logging.py)
 
@@ -72,6 +77,8 @@ RANGES = {
     "online.max_online_transitions": _NON_NEGATIVE_INT,
     "online.eval_interval": _POSITIVE_INT,
     "parallel.num_devices": _NON_NEGATIVE_INT,
+    "parallel.num_processes": _NON_NEGATIVE_INT,  # 0: from the environment
+    "parallel.process_id": ("int", -1, math.inf, True, False),  # -1: from the environment
     "parallel.heartbeat_timeout_s": _POSITIVE_INT,
     "checkpoint.every_iters": _POSITIVE_INT,
     "checkpoint.keep": _POSITIVE_INT,
@@ -79,6 +86,7 @@ RANGES = {
 ENUMS = {
     "dataset.observation_layout": MAZE_LAYOUTS,
     "dataset.adroit_rewards": ADROIT_REWARDS,
+    "model.ordering": (0, 1),  # 1: a learned absolute-timestep embedding
     "model.compute_dtype": ("float32", "bfloat16"),
     "critic.layer_norm": (0, 1),
     "rl.target_masking": ("faithful", "fixed"),
