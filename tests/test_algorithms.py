@@ -5,11 +5,13 @@ import re
 
 import pytest
 
+from vitamin_jax import algorithms
 from vitamin_jax import objectives as obj
-from vitamin_jax.algorithms import ALGORITHMS, Algorithm, build_algorithm
+from vitamin_jax.algorithms import ALGORITHMS, PHASES, Algorithm, build_algorithm, phase_coefficients
 from vitamin_jax.config_validation import resolve_config
 from vitamin_jax.configuration import load_config
 from vitamin_jax.errors import ConfigError
+from vitamin_jax.schema import ALGO_NAMES
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "vitamin_jax"
 
@@ -80,3 +82,43 @@ def test_agent_reads_no_algorithm_kinds_and_imports_no_data():
     source = (PACKAGE / "agent.py").read_text()
     assert not re.search(r"(critic|rl_term|kind) ?== ?['\"]", source)
     assert "vitamin_jax.data" not in source and "sharding" not in source
+
+
+def test_iql_term_needs_the_expectile_value_loss():
+    """IQLTerm reads the advantage only ExpectileValueLoss hands to the actor (for_actor['advantage'])."""
+    with pytest.raises(ConfigError) as error:
+        Algorithm("bad", stochastic=True, supervised=obj.LikelihoodTerm(entropy_reg=False),
+                  critic_target=obj.SoftTarget(0.99, "faithful"), critic_loss=obj.SquaredTDLoss(),
+                  rl_term=obj.IQLTerm(3.0, 100.0))
+    assert "config.algo='bad'" in one_line(error) and "IQLTerm" in one_line(error)
+    assert "advantage" in one_line(error) and "SquaredTDLoss" in one_line(error)
+
+
+def test_value_target_needs_a_value_head():
+    with pytest.raises(ConfigError) as error:
+        Algorithm("bad", stochastic=True, supervised=obj.LikelihoodTerm(entropy_reg=False),
+                  critic_target=obj.ValueTarget(0.99), critic_loss=obj.SquaredTDLoss(), rl_term=obj.SACTerm())
+    assert "ValueTarget" in one_line(error) and "value head" in one_line(error)
+
+
+def test_the_table_names_the_schemas_algorithms():
+    assert tuple(ALGORITHMS) == ALGO_NAMES
+
+
+def test_phase_coefficients_build_each_row_once(monkeypatch):
+    config = load_config("configs/mujoco.py:hopper-medium")
+    expected = {(name, phase): build_algorithm(_with_algo(config, name)).coefficients(config, phase)
+                for name in ALGORITHMS for phase in PHASES}
+    for name in ALGORITHMS:  # each row may be built once
+        phase_coefficients(_with_algo(config, name), "online")
+    monkeypatch.setattr(algorithms, "build_algorithm", lambda c: pytest.fail("row rebuilt"))
+    for _ in range(2):
+        for (name, phase), coeffs in expected.items():
+            got = phase_coefficients(_with_algo(config, name), phase)
+            assert {k: float(v) for k, v in got.items()} == {k: float(v) for k, v in coeffs.items()}
+
+
+def _with_algo(config, name):
+    config = config.copy_and_resolve_references()
+    config.algo = name
+    return config

@@ -20,9 +20,11 @@ import ml_collections
 
 from vitamin_jax import objectives as obj
 from vitamin_jax.errors import ConfigError
+from vitamin_jax.schema import ALGO_NAMES
 
 TD3_ACTOR_UPDATE_INTERVAL = 2  # Table 9: the actor is updated after every 2nd critic step
 DEFAULT_INTERVAL = -1  # config.rl.actor_update_interval placeholder: the algorithm's own
+PHASES = ("pretrain", "online")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +58,21 @@ class Algorithm:
             fail("a critic needs both a target and a loss")
         if self.rl_term is not None and self.critic_target is None:
             fail(f"the RL term {type(self.rl_term).__name__} needs a critic")
+        self._check_critic_outputs(fail)
+
+    def _check_critic_outputs(self, fail: Callable[[str], None]) -> None:
+        """The critic loss gives what the target and the RL term read from it (IQL: a value head, the advantage)."""
+        if self.critic_loss is None:
+            return
+        loss = type(self.critic_loss).__name__
+        if self.critic_target.needs_value_head and not self.critic_loss.value_head:
+            fail(f"the critic target {type(self.critic_target).__name__} reads a state-value head, "
+                 f"and the critic loss {loss} trains none")
+        needs = self.rl_term.needs_for_actor if self.rl_term is not None else ()
+        missing = [key for key in needs if key not in self.critic_loss.for_actor_keys]
+        if missing:
+            fail(f"the RL term {type(self.rl_term).__name__} needs the critic loss's {', '.join(missing)}, "
+                 f"and {loss} gives none (ExpectileValueLoss, with its value head, gives the advantage)")
 
     @property
     def trains_critic(self) -> bool:
@@ -75,6 +92,11 @@ class Algorithm:
                    f"{self.actor_update_interval} critic step(s); leave it at {DEFAULT_INTERVAL} (the algorithm's "
                    f"own) or set {self.actor_update_interval}")
         return int(configured)
+
+    def coefficients(self, config: ml_collections.ConfigDict, phase: str) -> dict[str, jnp.ndarray]:
+        """(sup_coeff, rl_coeff) of this row for 'pretrain' or 'online' (see `phase_coefficients`)."""
+        _check_phase(phase)
+        return _coefficients(self.supervised_online, self.rl_term is not None, config, phase)
 
 
 def _raise(message: str) -> None:
@@ -118,11 +140,21 @@ ALGORITHMS: dict[str, Callable[[ml_collections.ConfigDict], Algorithm]] = {
 }
 
 
+assert tuple(ALGORITHMS) == ALGO_NAMES, (
+    f"vitamin_jax/algorithms.py ALGORITHMS {tuple(ALGORITHMS)} and vitamin_jax/schema.py ALGO_NAMES {ALGO_NAMES} "
+    f"must name the same rows in the same order")
+
+
 def build_algorithm(config: ml_collections.ConfigDict) -> Algorithm:
     """The row named by `config.algo`, its hyper-parameters bound from the config (ConfigError if unknown)."""
     if config.algo not in ALGORITHMS:
         _raise(f"config.algo={config.algo!r} is not one of {', '.join(sorted(ALGORITHMS))} (unknown algo)")
     return ALGORITHMS[config.algo](config)
+
+
+# algo name -> (supervised term online, has an RL term): which terms a row holds depends on its name
+# only (the config binds the terms' hyper-parameters), so each row is built once, not every iteration.
+_TERMS_IN_USE: dict[str, tuple[bool, bool]] = {}
 
 
 def phase_coefficients(config: ml_collections.ConfigDict, phase: str) -> dict[str, jnp.ndarray]:
@@ -131,11 +163,22 @@ def phase_coefficients(config: ml_collections.ConfigDict, phase: str) -> dict[st
     Pretraining is purely supervised unless `rl.rl_from_start` (AntMaze), in which case it
     uses the online coefficients, as the original.
     """
-    if phase not in ("pretrain", "online"):
+    _check_phase(phase)
+    if config.algo not in _TERMS_IN_USE:
+        algo = build_algorithm(config)
+        _TERMS_IN_USE[config.algo] = (algo.supervised_online, algo.rl_term is not None)
+    return _coefficients(*_TERMS_IN_USE[config.algo], config, phase)
+
+
+def _check_phase(phase: str) -> None:
+    if phase not in PHASES:
         raise ValueError(f"phase must be 'pretrain' or 'online', got {phase!r}")
-    algo = build_algorithm(config)
-    sup = float(config.rl.sup_coeff) if algo.supervised_online else 0.0
-    rl = float(config.rl.rl_coeff) if algo.rl_term is not None else 0.0
+
+
+def _coefficients(supervised_online: bool, has_rl_term: bool, config: ml_collections.ConfigDict,
+                  phase: str) -> dict[str, jnp.ndarray]:
+    sup = float(config.rl.sup_coeff) if supervised_online else 0.0
+    rl = float(config.rl.rl_coeff) if has_rl_term else 0.0
     if phase == "pretrain" and not config.rl.rl_from_start:
         sup, rl = 1.0, 0.0
     return {"sup_coeff": jnp.float32(sup), "rl_coeff": jnp.float32(rl)}

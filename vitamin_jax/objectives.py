@@ -14,8 +14,9 @@ the agent state and the batch:
 - supervised term: `(out, batch, key, temperature) -> (loss, metrics)`.
 
 The arithmetic lives in `vitamin_jax.losses` (each formula checked against NumPy); this
-module wires it to the networks. `needs_stochastic` / `provides_entropy` let
-`vitamin_jax.algorithms` refuse rows whose terms do not fit together.
+module wires it to the networks. `needs_stochastic` / `provides_entropy`, a target's
+`needs_value_head` and an RL term's `needs_for_actor` (against a critic loss's `value_head` and
+`for_actor_keys`) let `vitamin_jax.algorithms` refuse rows whose terms do not fit together.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class ClippedDoubleQTarget:
     twin_min: bool = True
     smoothing: bool = True
     needs_stochastic = False
+    needs_value_head = False
 
     def next_actions(self, nets: Networks, state: Any, batch: Batch, key: jax.Array):
         smoothing = (self.policy_noise, self.noise_clip) if self.smoothing else None
@@ -95,6 +97,7 @@ class SoftTarget:
     masking: str
     entropy_bonus: bool = True
     needs_stochastic = True
+    needs_value_head = False
 
     def __call__(self, nets: Networks, state: Any, batch: Batch, key: jax.Array) -> jax.Array:
         next_actions, next_log_prob = target_policy(nets, state, batch, key, self.masking, None)
@@ -111,6 +114,7 @@ class ValueTarget:
 
     gamma: float
     needs_stochastic = False
+    needs_value_head = True
 
     def __call__(self, nets: Networks, state: Any, batch: Batch, key: jax.Array) -> jax.Array:
         next_value = nets.critic.apply(state.target_critic_params, batch.next_states, method="value")
@@ -123,6 +127,7 @@ class SquaredTDLoss:
     """Sum over critics of masked squared TD errors over all B x K positions (as the original)."""
 
     value_head = False
+    for_actor_keys = ()
 
     def __call__(self, nets: Networks, params: Any, state: Any, batch: Batch, target: jax.Array):
         q = nets.critic.apply(params, batch.states, batch.actions)
@@ -138,6 +143,7 @@ class ExpectileValueLoss:
 
     expectile: float
     value_head = True
+    for_actor_keys = ("advantage",)
 
     def __call__(self, nets: Networks, params: Any, state: Any, batch: Batch, target: jax.Array):
         q_data_target = jnp.min(nets.critic.apply(state.target_critic_params, batch.states, batch.actions), axis=0)
@@ -161,6 +167,7 @@ class NegativeQTerm:
     """TD3/DDPG: -Q1 at the actor's (mean) action, masked mean."""
 
     needs_stochastic = False
+    needs_for_actor = ()
 
     def __call__(self, nets, state, batch, out, key, temperature, for_actor):
         q = _frozen_q(nets, state, batch)(out.action)[0]
@@ -172,6 +179,7 @@ class SACTerm:
     """SAC: -(T H + min_i Q_i(s, a ~ pi)) with a reparameterised sample."""
 
     needs_stochastic = True
+    needs_for_actor = ()
 
     def __call__(self, nets, state, batch, out, key, temperature, for_actor):
         sample_key, entropy_key = jax.random.split(key)
@@ -195,6 +203,7 @@ class IQLTerm:
     beta: float
     weight_clip: float
     needs_stochastic = False
+    needs_for_actor = ("advantage",)  # from ExpectileValueLoss
 
     def __call__(self, nets, state, batch, out, key, temperature, for_actor):
         weights = losses.iql_weights(for_actor["advantage"], self.beta, self.weight_clip)
@@ -209,6 +218,7 @@ class AWACTerm:
     weight_clip: float
     normalize_advantage: bool
     needs_stochastic = True
+    needs_for_actor = ()
 
     def __call__(self, nets, state, batch, out, key, temperature, for_actor):
         q_fn = _frozen_q(nets, state, batch)
