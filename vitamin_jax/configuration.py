@@ -13,8 +13,6 @@ import sys
 
 import ml_collections
 
-from vitamin_jax.errors import ConfigError
-
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

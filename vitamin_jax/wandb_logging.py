@@ -18,8 +18,8 @@ import sys
 import uuid
 from typing import Iterable, Mapping, Optional
 
+from vitamin_jax.atomic import atomic_write
 from vitamin_jax.errors import ConfigError
-from vitamin_jax.schema import WANDB_MODES
 
 _ID_FILE = "wandb_run.json"  # this workdir's group id and how many wandb runs it has opened
 
@@ -76,9 +76,7 @@ def _next_start(workdir: str) -> tuple[str, int]:
             state = json.load(f)
     start = state["starts"]
     state["starts"] += 1
-    with open(path + ".tmp", "w") as f:
-        json.dump(state, f)
-    os.replace(path + ".tmp", path)
+    atomic_write(path, json.dumps(state))
     return state["group"], start
 
 
