@@ -30,15 +30,6 @@ from vitamin_jax.data.replay import as_trajectory
 CHECK_EPISODES = 3  # the first episodes recomputed from their states
 SEPARATION = 0.1  # a hypothesis holds if its median error is below this fraction of the median 0.2 d
 SIGN_FLIP = 0.2  # gymnasium-robotics' +0.1 d minus D4RL's -0.1 d
-TASKS = ("door", "hammer", "relocate")
-
-
-def task_of(spec: Any) -> Optional[str]:
-    """'door' | 'hammer' | 'relocate' for those Adroit datasets, else None (pen has no such term)."""
-    task = spec.name.split("-", 1)[0]
-    return task if spec.family == "adroit" and task in TASKS else None
-
-
 def hand_to_object_distance(task: str, next_observations: np.ndarray) -> np.ndarray:
     """|palm - object| [T] after each step, from the [T, S] next observations of gymnasium-robotics' layout.
 
@@ -98,7 +89,7 @@ def recompute_episodes(dataset_id: str, spec: Any, indices: Sequence[int]) -> Op
 
     from vitamin_jax import envs
 
-    task = task_of(spec)
+    task = spec.hand_to_object_task
     env = envs.make_env(spec.name, raw=True).unwrapped
     try:
         rewards = []
@@ -114,7 +105,7 @@ def recompute_episodes(dataset_id: str, spec: Any, indices: Sequence[int]) -> Op
 
 def to_d4rl_rewards(dataset_id: str, trajectories: Sequence[dict], spec: Any) -> tuple[list[dict], str]:
     """`trajectories` (Minari's episodes in order) with D4RL's rewards, and a one-line note ('' if kept)."""
-    task = task_of(spec)
+    task = spec.hand_to_object_task  # door | hammer | relocate; None: no such term (pen), nothing to check
     trajectories = list(trajectories)
     if task is None:
         return trajectories, ""

@@ -24,8 +24,13 @@ from typing import Any, Optional, Protocol, Union, runtime_checkable
 import numpy as np
 
 from vitamin_jax.data.loading import (
-    DatasetError, dataset_kind, default_minari_id, env_label, fix_instructions, generated_dataset_id, is_generatable,
-    minari_exists, minari_root,
+    DatasetError,
+    default_minari_id,
+    fix_instructions,
+    generated_dataset_id,
+    is_generatable,
+    minari_exists,
+    minari_root,
 )
 
 _TEMP_PREFIX = ".vitamin-generate-"  # hidden: Minari's listing skips dot-directories
@@ -94,7 +99,7 @@ def resolve_env(env: str) -> Any:
 
 def default_dataset_id(spec: Any, policy: Union[str, Policy]) -> str:
     """vitamin/<env>/random-v0 for the random policy, vitamin/<env>/policy-v0 otherwise."""
-    return generated_dataset_id(env_label(spec), "random" if policy == "random" else "policy")
+    return generated_dataset_id(spec.env_label, "random" if policy == "random" else "policy")
 
 
 def generate_dataset(env: str, *, policy: Union[str, Policy] = "random", num_steps: int = 1_000_000,
@@ -139,7 +144,7 @@ def generate_dataset(env: str, *, policy: Union[str, Policy] = "random", num_ste
 
     run_config = getattr(policy_obj, "config", None)  # a checkpoint policy reads states in its run's layout
     layout = run_config.dataset.get("observation_layout", "d4rl") if run_config is not None else "d4rl"
-    to_state = functools.partial(envs.state_vector, family=spec.family, layout=layout)
+    to_state = functools.partial(envs.state_vector, state_keys=spec.d4rl_state_keys, layout=layout)
     temp_root = tempfile.mkdtemp(prefix=_TEMP_PREFIX, dir=root)
     Path(temp_root, _PID_FILE).write_text(str(os.getpid()))
     previous = os.environ.get("MINARI_DATASETS_PATH")
@@ -159,7 +164,7 @@ def generate_dataset(env: str, *, policy: Union[str, Policy] = "random", num_ste
                     dataset_id=dataset_id, algorithm_name=algorithm, author="vitamin_jax",
                     code_permalink="vitamin_jax/data/generate.py",
                     description=(f"{num_steps} transitions of {spec.env_id} (dataset {spec.name}, kind "
-                                 f"{dataset_kind(spec)}), policy: {algorithm}, seed {seed}; raw env rewards."),
+                                 f"{spec.dataset_kind}), policy: {algorithm}, seed {seed}; raw env rewards."),
                     **metadata,
                 )
         finally:
@@ -228,7 +233,7 @@ def _remove_stale_temp_dirs(root: Path) -> None:
 def generate_if_missing(config: Any, spec: Any) -> None:
     """`config.dataset.generate_if_missing`: write the configured random-policy dataset if it is absent."""
     d = config.dataset
-    if not d.generate_if_missing or d.path or spec.family == "toy":
+    if not d.generate_if_missing or d.path or spec.builtin_dataset:
         return
     dataset_id = d.minari_id or default_minari_id(spec)
     if minari_exists(dataset_id):

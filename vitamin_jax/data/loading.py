@@ -24,7 +24,6 @@ from vitamin_jax.errors import DatasetError
 
 GENERATED_NAMESPACE = "vitamin"
 DEFAULT_GENERATE_STEPS = 1_000_000
-_PER_ENV_FAMILIES = ("mujoco", "adroit")  # dataset names are '<env>-<kind>'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,20 +40,6 @@ def minari_root() -> Path:
     return Path(path) if path else Path(os.path.expanduser("~")) / ".minari" / "datasets"
 
 
-def env_label(spec: Any) -> str:
-    """The environment part of a dataset name: 'hopper' for 'hopper-medium-replay'."""
-    if spec.family in _PER_ENV_FAMILIES:
-        return spec.name.split("-", 1)[0]
-    return spec.name
-
-
-def dataset_kind(spec: Any) -> str:
-    """The dataset part of a name: 'medium-replay' for 'hopper-medium-replay' ('data' if none)."""
-    if spec.family in _PER_ENV_FAMILIES and "-" in spec.name:
-        return spec.name.split("-", 1)[1]
-    return "data"
-
-
 def generated_dataset_id(label: str, kind: str) -> str:
     """Id of a locally generated dataset, e.g. 'vitamin/hopper/random-v0'."""
     return f"{GENERATED_NAMESPACE}/{label}/{kind}-v0"
@@ -62,18 +47,18 @@ def generated_dataset_id(label: str, kind: str) -> str:
 
 def default_minari_id(spec: Any) -> str:
     """The registry's Minari id, else the id a local generation writes for this dataset."""
-    return spec.minari_id or generated_dataset_id(env_label(spec), dataset_kind(spec))
+    return spec.minari_id or generated_dataset_id(spec.env_label, spec.dataset_kind)
 
 
 def is_generatable(spec: Any, dataset_id: str) -> bool:
     """True if `generate --policy random` writes exactly this dataset (MuJoCo random sets)."""
-    return dataset_kind(spec) == "random" and dataset_id == generated_dataset_id(env_label(spec), "random")
+    return spec.dataset_kind == "random" and dataset_id == generated_dataset_id(spec.env_label, "random")
 
 
 def fix_instructions(spec: Any, dataset_id: str, num_steps: int = DEFAULT_GENERATE_STEPS) -> str:
     """The commands that make `dataset_id` available, as one line."""
     root = minari_root()
-    label = env_label(spec)
+    label = spec.env_label
     if is_generatable(spec, dataset_id):
         return (f"generate it: python -m vitamin_jax.data generate --env {label} --policy random "
                 f"--num-steps {num_steps} (or set --config.dataset.generate_if_missing=True); "
@@ -231,7 +216,7 @@ def load_trajectories(name: str, *, path: str = "", minari_id: str = "", downloa
     spec = envs.get_spec(name)
     if path:
         return LoadedDataset(load_hdf5(path, spec.max_episode_steps), f"hdf5 {path}")
-    if not minari_id and spec.family == "toy":
+    if not minari_id and spec.builtin_dataset:
         return LoadedDataset([as_trajectory(t) for t in envs.toy_dataset(seed)], f"toy data (seed {seed})")
     dataset_id = minari_id or default_minari_id(spec)
     trajs = load_minari(dataset_id, download=download, spec=spec)

@@ -147,6 +147,19 @@ def preprocess_trajectories(trajectories: Sequence[dict], *, wrap_reward: Option
     return OfflineData(trajs, state_mean, state_std, summarize(trajs), loaded, source)
 
 
+def preprocess_as_configured(trajectories: Sequence[dict], spec: Any, config: Any, source: str) -> OfflineData:
+    """`preprocess_trajectories` with the dataset's reward transform and the config's options.
+
+    The one-step filter applies where the dataset's `removes_trivial_trajs` allows it (AntMaze,
+    as the original) and `config.dataset.remove_trivial_trajs` asks for it.
+    """
+    return preprocess_trajectories(
+        trajectories, wrap_reward=spec.wrap_reward,
+        remove_trivial_trajs=bool(config.dataset.remove_trivial_trajs) and spec.removes_trivial_trajs,
+        delayed_reward=int(config.dataset.delayed_reward), source=source,
+    )
+
+
 def offline_data(config: Any, spec: Optional[Any] = None, *, verbose: bool = True) -> OfflineData:
     """Load the configured dataset, preprocess it and print a two-line summary.
 
@@ -165,11 +178,7 @@ def offline_data(config: Any, spec: Optional[Any] = None, *, verbose: bool = Tru
     trajectories, notes = d4rl_task(loaded, spec, config)  # D4RL's maze rewards, ends and states; Adroit rewards
     check_finite(trajectories, f"{spec.name} ({loaded.source})")
     check_matches_env(trajectories, spec, f"{spec.name} ({loaded.source})", env_kwargs=env_options(config))
-    data = preprocess_trajectories(
-        trajectories, wrap_reward=spec.wrap_reward,
-        remove_trivial_trajs=bool(config.dataset.remove_trivial_trajs) and spec.family == "antmaze",
-        delayed_reward=int(config.dataset.delayed_reward), source=loaded.source,
-    )
+    data = preprocess_as_configured(trajectories, spec, config, loaded.source)
     if verbose:
         print(f"dataset {spec.name} from {loaded.source}: {data.loaded_summary}")
         for note in notes:

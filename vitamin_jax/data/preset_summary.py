@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from vitamin_jax.data.preprocess import preprocess_trajectories, summarize
+from vitamin_jax.data.preprocess import preprocess_as_configured, summarize
+
 
 def preset_config(spec: Any):
-    """The preset config of a registry dataset (configs/<family>.py:<name>; the toy has no preset)."""
+    """The preset config of a registry dataset (`DatasetSpec.preset`: configs/<family>.py:<name>; toy: no name)."""
     from vitamin_jax.configuration import load_config
 
-    path = f"configs/{spec.family}.py"  # one config file per family
-    return load_config(path) if spec.family == "toy" else load_config(f"{path}:{spec.name}")
+    return load_config(spec.preset)
 
 
 def preset_summary(dataset: str, env_name: str) -> list[str]:
@@ -42,9 +42,6 @@ def preset_summary(dataset: str, env_name: str) -> list[str]:
     state_dim = trajectories[0]["observations"].shape[-1]
     lines = [f"{dataset} as {spec.name} sees it ({state_dim}-dim states): {summarize(trajectories)}{reached}"]
     lines += [f"  {note}" for note in notes]
-    data = preprocess_trajectories(
-        trajectories, wrap_reward=spec.wrap_reward,
-        remove_trivial_trajs=bool(config.dataset.remove_trivial_trajs) and spec.family == "antmaze",
-        delayed_reward=int(config.dataset.delayed_reward), source=loaded.source)
+    data = preprocess_as_configured(trajectories, spec, config, loaded.source)
     lines.append(f"  after the preset's preprocessing (training units): {data.summary}")
     return lines

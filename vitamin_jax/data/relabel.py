@@ -31,7 +31,6 @@ from vitamin_jax.data.replay import as_trajectory
 from vitamin_jax.schema import check_enums
 
 GOAL_LAYOUT_EXTRA = 4  # achieved_goal (2) + desired_goal (2) after the observation
-_GOAL_LAYOUT_DIMS = {"maze2d": 4 + GOAL_LAYOUT_EXTRA, "antmaze": 27 + GOAL_LAYOUT_EXTRA}
 
 
 def achieved_position(states: np.ndarray) -> np.ndarray:
@@ -109,19 +108,23 @@ def relabel_antmaze(trajectories: Sequence[dict], goal_xy: np.ndarray, radius: f
     return out
 
 
-def to_d4rl_layout(trajectories: Sequence[dict], family: str) -> list[dict]:
-    """Goal-layout states -> D4RL's (maze2d: x, y, vx, vy; antmaze: x, y, rest of qpos, qvel)."""
+def to_d4rl_layout(trajectories: Sequence[dict], state_keys: Sequence[str]) -> list[dict]:
+    """Goal-layout states -> D4RL's (maze2d: x, y, vx, vy; antmaze: x, y, rest of qpos, qvel).
+
+    `state_keys`: the spec's `d4rl_state_keys`.
+    """
     from vitamin_jax.envs import goal_layout_to_d4rl
 
-    return [as_trajectory({**t, "observations": goal_layout_to_d4rl(np.asarray(t["observations"]), family),
-                           "next_observations": goal_layout_to_d4rl(np.asarray(t["next_observations"]), family)})
+    return [as_trajectory({**t, "observations": goal_layout_to_d4rl(np.asarray(t["observations"]), state_keys),
+                           "next_observations": goal_layout_to_d4rl(np.asarray(t["next_observations"]), state_keys)})
             for t in trajectories]
 
 
-def is_goal_layout(trajectories: Sequence[dict], family: str) -> bool:
-    """True if the states have the goal layout's size for this maze family (Minari's dict data)."""
-    expected = _GOAL_LAYOUT_DIMS.get(family)
-    return expected is not None and np.asarray(trajectories[0]["observations"]).shape[-1] == expected
+def is_goal_layout(trajectories: Sequence[dict], observation_dim: int) -> bool:
+    """True if the states have the goal layout's size for a maze whose dict `observation` has
+    `observation_dim` entries (`DatasetSpec.maze_observation_dim`; Minari's dict data)."""
+    expected = observation_dim + GOAL_LAYOUT_EXTRA
+    return observation_dim > 0 and np.asarray(trajectories[0]["observations"]).shape[-1] == expected
 
 
 def apply(loaded: Any, spec: Any, config: Any) -> tuple[list[dict], list[str]]:
@@ -139,19 +142,19 @@ def apply(loaded: Any, spec: Any, config: Any) -> tuple[list[dict], list[str]]:
     check_enums(config, ("dataset.observation_layout", "dataset.adroit_rewards"))  # also for unresolved configs
     if not loaded.minari_id:
         return trajectories, notes
-    if spec.is_goal_conditioned and is_goal_layout(trajectories, spec.family):
+    if spec.is_goal_conditioned and is_goal_layout(trajectories, spec.maze_observation_dim):
         if dataset.get("maze_relabel", True):
             before = len(trajectories)
-            if spec.family == "maze2d":
-                trajectories = relabel_maze2d(trajectories, spec.goal_xy, envs.GOAL_RADIUS, spec.max_episode_steps)
-            else:
+            if spec.ends_at_goal:  # AntMaze: a trajectory ends after every goal row
                 trajectories = relabel_antmaze(trajectories, spec.goal_xy, envs.GOAL_RADIUS)
+            else:
+                trajectories = relabel_maze2d(trajectories, spec.goal_xy, envs.GOAL_RADIUS, spec.max_episode_steps)
             x, y = (float(v) for v in spec.goal_xy)
             notes.append(f"relabelled against the fixed goal ({x:g}, {y:g}) (radius {envs.GOAL_RADIUS:g}): "
                          f"{before} episodes -> {len(trajectories)} trajectories")
         if dataset.get("observation_layout", "d4rl") == "d4rl":
-            trajectories = to_d4rl_layout(trajectories, spec.family)
-    if spec.family == "adroit" and dataset.get("adroit_rewards", "d4rl") == "d4rl":
+            trajectories = to_d4rl_layout(trajectories, spec.d4rl_state_keys)
+    if spec.hand_to_object_task and dataset.get("adroit_rewards", "d4rl") == "d4rl":
         from vitamin_jax.data import adroit_rewards
 
         trajectories, note = adroit_rewards.to_d4rl_rewards(loaded.minari_id, trajectories, spec)

@@ -58,7 +58,7 @@ def success_rate(name: str, raw_returns: Optional[Sequence[float]] = None, *,
     goal reached on the very last step, which the return counts).
     """
     spec = get_spec(name)
-    if spec.family != "antmaze":
+    if not spec.reports_success_rate:
         raise ValueError(f"success rate is defined for AntMaze only, not {name!r}")
     if (raw_returns is None) == (episode_lengths is None):
         raise ValueError("pass exactly one of raw_returns or episode_lengths")

@@ -66,7 +66,7 @@ def _register_robotics() -> None:
 
 def _adroit_reward_differs_from_d4rl(spec: DatasetSpec) -> bool:
     """gymnasium-robotics >= 1.2.1 flips the hand-to-object sign in these v1 dense rewards."""
-    if spec.family != "adroit" or spec.name.startswith("pen-") or not spec.env_id.endswith("-v1"):
+    if spec.hand_to_object_task is None or not spec.env_id.endswith("-v1"):
         return False
     import gymnasium_robotics
 
@@ -100,7 +100,7 @@ def make_env(name: str, seed: Optional[int] = None, delayed_reward: int = 0, *, 
     spec = get_spec(name)
     if observation_layout not in MAZE_LAYOUTS:
         raise ValueError(f"observation_layout must be one of {MAZE_LAYOUTS}, got {observation_layout!r}")
-    if spec.family in ("adroit", "antmaze", "maze2d"):
+    if spec.needs_gymnasium_robotics:
         _register_robotics()
     env_id, kwargs = spec.env_id, dict(spec.env_kwargs)
     if legacy_env:
@@ -121,17 +121,17 @@ def make_env(name: str, seed: Optional[int] = None, delayed_reward: int = 0, *, 
         env = ZeroPadObservation(env, spec.legacy_env.zero_dims)
     if d4rl_adroit_reward and _adroit_reward_differs_from_d4rl(spec):
         env = D4RLAdroitReward(env)
-    if pen_termination and spec.family == "adroit" and spec.name.startswith("pen-"):
+    if pen_termination and spec.ends_at_pen_drop:
         env = PenDropTermination(env)
     if d4rl_goal and spec.is_goal_conditioned:
-        env = D4RLMazeGoal(env, spec.goal_xy, GOAL_RADIUS, terminate=spec.family == "antmaze")
+        env = D4RLMazeGoal(env, spec.goal_xy, GOAL_RADIUS, terminate=spec.ends_at_goal)
     if not raw:
         if delayed_reward and delayed_reward > 1:
             env = DelayedReward(env, delayed_reward)
         if spec.reward_divisor != 1.0 or spec.reward_shift != 0.0:
             env = gym.wrappers.TransformReward(env, AffineReward(spec))
         if spec.is_goal_conditioned and observation_layout == "d4rl":
-            env = D4RLMazeObservation(env, spec.family)
+            env = D4RLMazeObservation(env, spec.d4rl_state_keys)
         elif spec.is_goal_conditioned:
             env = FlattenGoalObservation(env)
         elif env.observation_space.dtype != np.float32:

@@ -38,6 +38,14 @@ R, G = "r", "g"
 TOY_ENV_ID = "vitamin/SingleStateToy-v0"  # registered by vitamin_jax.envs
 GOAL_RADIUS = 0.5  # D4RL's goal_reaching_env and maze2d reward (gymnasium-robotics: 0.45)
 _MAZE_SCALING = {"antmaze": 4.0, "maze2d": 1.0}  # gymnasium-robotics' maze_size_scaling
+# D4RL's maze state from gymnasium-robotics' dict: maze2d (x, y, vx, vy) is `observation`; the ant's
+# qpos + qvel is split into achieved_goal (x, y) and `observation` (the other 27), so D4RL's 29 dims
+# are their concatenation (docs/faithfulness.md#maze2d-environments).
+_D4RL_STATE_KEYS = {"maze2d": ("observation",), "antmaze": ("achieved_goal", "observation")}
+_MAZE_OBSERVATION_DIM = {"maze2d": 4, "antmaze": 27}
+# gymnasium-robotics >= 1.2.1 flips the sign of D4RL's -0.1 |palm - object| in these dense rewards
+# (docs/faithfulness.md#adroit-dense-reward-sign); pen has no such term.
+_HAND_TO_OBJECT_TASKS = ("door", "hammer", "relocate")
 
 ANT_UMAZE = [
     [1, 1, 1, 1, 1],
@@ -144,6 +152,19 @@ class DatasetSpec:
     goal_cell: Optional[tuple] = None  # mazes: (row, col) of the one evaluation goal (the map's G)
     maze_scaling: float = 0.0  # mazes: gymnasium-robotics' maze_size_scaling (AntMaze 4, PointMaze 1)
     legacy_env: Optional[EnvVersion] = None  # reproduces D4RL's hdf5 dims where env_id does not (ant)
+    # Task behaviour, read by make_env and the data pipeline instead of testing `family`:
+    needs_gymnasium_robotics: bool = False  # env_id is registered by importing gymnasium_robotics
+    ends_at_goal: bool = False  # AntMaze: episodes end at the goal (env), data splits after every goal row (relabel)
+    ends_at_pen_drop: bool = False  # pen: D4RL's episode ends when the pen drops (PenDropTermination)
+    hand_to_object_task: Optional[str] = None  # door/hammer/relocate: reward term whose sign D4RL and g-r differ in
+    d4rl_state_keys: tuple = ()  # mazes: dict-observation keys concatenated into D4RL's flat state
+    maze_observation_dim: int = 0  # mazes: size of the dict's 'observation' (maze2d 4, antmaze 27)
+    removes_trivial_trajs: bool = False  # AntMaze: config.dataset.remove_trivial_trajs applies (one-step filter)
+    reports_success_rate: bool = False  # AntMaze: evaluation also reports the fraction of episodes at the goal
+    builtin_dataset: bool = False  # the toy: its data is made in code (toy_dataset), never read or generated
+    env_label: str = ""  # env part of generated dataset ids: 'hopper' ('hopper-random'); mazes, toy: the name
+    dataset_kind: str = "data"  # dataset part: 'medium-replay' ('hopper-medium-replay'); mazes, toy: 'data'
+    preset: str = ""  # the config that trains it: 'configs/<family>.py:<name>' ('configs/toy.py' for the toy)
 
     @property
     def goal_xy(self):
@@ -247,6 +268,22 @@ def _goal_cell(maze: Optional[list]) -> Optional[tuple]:
     return cells[0]
 
 
+def _task_behaviour(row: _Row, name: str, kind: str) -> dict:
+    """The family-dependent behaviour fields of one dataset (the one place that tests families)."""
+    per_env = row.family in ("mujoco", "adroit")  # dataset names are '<env>-<kind>'
+    antmaze = row.family == "antmaze"
+    return dict(
+        needs_gymnasium_robotics=row.family in ("adroit", "antmaze", "maze2d"),
+        ends_at_goal=antmaze, ends_at_pen_drop=row.prefix == "pen",
+        hand_to_object_task=row.prefix if row.prefix in _HAND_TO_OBJECT_TASKS else None,
+        d4rl_state_keys=_D4RL_STATE_KEYS.get(row.family, ()),
+        maze_observation_dim=_MAZE_OBSERVATION_DIM.get(row.family, 0),
+        removes_trivial_trajs=antmaze, reports_success_rate=antmaze, builtin_dataset=row.family == "toy",
+        env_label=row.prefix if per_env else name, dataset_kind=kind if per_env else "data",
+        preset=f"configs/{row.family}.py" + ("" if row.family == "toy" else f":{name}"),  # the toy has no presets
+    )
+
+
 def _build_registry() -> dict[str, DatasetSpec]:
     specs = {}
     for row in _TABLE:
@@ -260,7 +297,7 @@ def _build_registry() -> dict[str, DatasetSpec]:
                 critic_layer_norm=row.family in ("adroit", "antmaze", "maze2d"),
                 is_goal_conditioned=row.family in ("antmaze", "maze2d"),
                 goal_cell=_goal_cell(row.maze), maze_scaling=_MAZE_SCALING.get(row.family, 0.0),
-                legacy_env=row.legacy,
+                legacy_env=row.legacy, **_task_behaviour(row, name, kind),
             )
     return specs
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -26,49 +26,47 @@ def flatten_observation(obs: Any) -> np.ndarray:
     return np.asarray(obs, np.float32)
 
 
-def d4rl_maze_observation(obs: Mapping, family: str) -> np.ndarray:
-    """Dict observation -> D4RL's state: maze2d `observation` [.., 4]; antmaze (x, y, observation) [.., 29].
+def d4rl_maze_observation(obs: Mapping, state_keys: Sequence[str]) -> np.ndarray:
+    """Dict observation -> D4RL's state: the `state_keys` parts (`DatasetSpec.d4rl_state_keys`) concatenated.
 
+    maze2d: `observation` [.., 4]; antmaze: (achieved_goal, observation) [.., 29], since
     gymnasium-robotics splits the ant's qpos + qvel into achieved_goal (x, y) and observation
     (the other 27), so prepending the position restores D4RL's 29-dim ant vector.
     """
-    observation = np.asarray(obs["observation"], np.float32)
-    if family == "maze2d":
-        return observation
-    if family == "antmaze":
-        return np.concatenate([np.asarray(obs["achieved_goal"], np.float32), observation], axis=-1)
-    raise ValueError(f"no D4RL maze layout for family {family!r}")
+    if not state_keys:
+        raise ValueError("no D4RL maze layout: the dataset has no d4rl_state_keys")
+    return np.concatenate([np.asarray(obs[k], np.float32) for k in state_keys], axis=-1)
 
 
-def state_vector(obs: Any, family: str, layout: str = "d4rl") -> np.ndarray:
+def state_vector(obs: Any, state_keys: Sequence[str], layout: str = "d4rl") -> np.ndarray:
     """One observation as the flat float32 state `make_env` gives (mazes: `layout`'s; others as they are)."""
-    if isinstance(obs, Mapping) and layout == "d4rl" and family in ("maze2d", "antmaze"):
-        return d4rl_maze_observation(obs, family)
+    if isinstance(obs, Mapping) and layout == "d4rl" and state_keys:
+        return d4rl_maze_observation(obs, state_keys)
     return flatten_observation(obs)
 
 
-def goal_layout_to_d4rl(states: np.ndarray, family: str) -> np.ndarray:
+def goal_layout_to_d4rl(states: np.ndarray, state_keys: Sequence[str]) -> np.ndarray:
     """[.., d + 4] states in the 'goal' layout (observation, achieved, desired) -> D4RL's layout."""
     d = states.shape[-1] - 4
-    return d4rl_maze_observation({"observation": states[..., :d], "achieved_goal": states[..., d:d + 2]}, family)
+    return d4rl_maze_observation({"observation": states[..., :d], "achieved_goal": states[..., d:d + 2]}, state_keys)
 
 
 class D4RLMazeObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
     """Maze dict observations -> D4RL's flat float32 state (no goal; see `d4rl_maze_observation`)."""
 
-    def __init__(self, env: gym.Env, family: str):
-        gym.utils.RecordConstructorArgs.__init__(self, family=family)
+    def __init__(self, env: gym.Env, state_keys: Sequence[str]):
+        gym.utils.RecordConstructorArgs.__init__(self, state_keys=tuple(state_keys))
         gym.ObservationWrapper.__init__(self, env)
-        self.family = family
+        self.state_keys = tuple(state_keys)
         spaces = env.observation_space.spaces
         bounds = {k: (np.broadcast_to(spaces[k].low, spaces[k].shape), np.broadcast_to(spaces[k].high, spaces[k].shape))
                   for k in ("observation", "achieved_goal")}
-        low = d4rl_maze_observation({k: v[0] for k, v in bounds.items()}, family)
-        high = d4rl_maze_observation({k: v[1] for k, v in bounds.items()}, family)
+        low = d4rl_maze_observation({k: v[0] for k, v in bounds.items()}, self.state_keys)
+        high = d4rl_maze_observation({k: v[1] for k, v in bounds.items()}, self.state_keys)
         self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
 
     def observation(self, observation) -> np.ndarray:
-        return d4rl_maze_observation(observation, self.family)
+        return d4rl_maze_observation(observation, self.state_keys)
 
 
 class D4RLMazeGoal(gym.Wrapper, gym.utils.RecordConstructorArgs):
