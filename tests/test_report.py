@@ -1,5 +1,5 @@
 """The report on synthetic run dirs with known scores: table cells, paper cells, rliable numbers,
-running marks, figures and the command line (vitamin_jax/report.py, vitamin_jax/paper_results.py)."""
+running marks, figures and the command line (vitamin_jax/report/, vitamin_jax/paper_results.py)."""
 
 import json
 import os
@@ -13,7 +13,9 @@ import pytest
 from vitamin_jax.configuration import PROJECT_ROOT
 from vitamin_jax.envs.registry import dataset_names
 from vitamin_jax.paper_results import PAPER_COLUMN, PAPER_ROW, TABLES, paper_cell
-from vitamin_jax.report import METRIC_NAMES, build_report, main, parse_args, rliable_estimates
+from vitamin_jax.report.aggregates import METRIC_NAMES, rliable_estimates
+from vitamin_jax.report.build import build_report
+from vitamin_jax.report.cli import main, parse_args
 
 REPS, SEED = 50, 7
 BUDGET = 1000
