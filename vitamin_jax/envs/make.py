@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Optional
 
 import gymnasium as gym
+import mujoco  # at import, as before: it reads MUJOCO_GL then (vitamin_jax.evaluate sets it later)
 import numpy as np
 
 from vitamin_jax.envs.registry import GOAL_RADIUS, DatasetSpec, get_spec
@@ -27,16 +29,16 @@ from vitamin_jax.schema import MAZE_LAYOUTS
 AUTORESET_MODE = gym.vector.AutoresetMode.NEXT_STEP
 
 
+@functools.cache
 def _route_mujoco_warnings() -> None:
     """Send MuJoCo's C-level warnings through Python's `warnings`, once per message.
 
     By default MuJoCo prints them on every model load (HalfCheetah-v5 triggers one per
     environment) and appends them to MUJOCO_LOG.TXT in the working directory. The
     'settotalmass' deprecation comes from gymnasium's own model files, on every MuJoCo run,
-    and is nothing a user can act on: it is dropped.
+    and is nothing a user can act on: it is dropped. Installed by the first make_env (cached:
+    once per process), not at import, so importing vitamin_jax.envs sets no global hook.
     """
-    import mujoco
-
     seen: set = set()
 
     def on_warning(message: str) -> None:
@@ -49,11 +51,8 @@ def _route_mujoco_warnings() -> None:
     mujoco.set_mju_user_warning(on_warning)
 
 
-_route_mujoco_warnings()
-
-
 def _register_robotics() -> None:
-    """Import gymnasium-robotics only for the families that need it (its import registers them).
+    """Import gymnasium-robotics only for the envs that need it (`needs_gymnasium_robotics`; its import registers them).
 
     On import it prints a notice to stderr that door/hammer/relocate v1 dense rewards changed in
     1.2.1; D4RLAdroitReward undoes that change, so the notice is expected and left visible.
@@ -100,6 +99,18 @@ def make_env(name: str, seed: Optional[int] = None, delayed_reward: int = 0, *, 
     spec = get_spec(name)
     if observation_layout not in MAZE_LAYOUTS:
         raise ValueError(f"observation_layout must be one of {MAZE_LAYOUTS}, got {observation_layout!r}")
+    env = _gymnasium_env(spec, name, legacy_env, render_mode)
+    env = _d4rl_task(env, spec, adroit_reward=d4rl_adroit_reward, goal=d4rl_goal, pen_drop=pen_termination)
+    if not raw:
+        env = _delayed_reward(env, delayed_reward)
+        env = _reward_constants(env, spec)
+        env = _flat_observation(env, spec, observation_layout)
+    return _seeded(env, seed, raw)
+
+
+def _gymnasium_env(spec: DatasetSpec, name: str, legacy_env: bool, render_mode: Optional[str]) -> gym.Env:
+    """gymnasium.make of the spec's env (or its `legacy_env`, zero-padded as D4RL's files), with D4RL's time limit."""
+    _route_mujoco_warnings()
     if spec.needs_gymnasium_robotics:
         _register_robotics()
     env_id, kwargs = spec.env_id, dict(spec.env_kwargs)
@@ -109,33 +120,55 @@ def make_env(name: str, seed: Optional[int] = None, delayed_reward: int = 0, *, 
         env_id, kwargs = spec.legacy_env.env_id, dict(spec.legacy_env.env_kwargs)
     if "maze_map" in kwargs:  # lists, as gymnasium-robotics documents and Minari records them
         kwargs["maze_map"] = [list(row) for row in kwargs["maze_map"]]
+    if render_mode is not None:
+        kwargs["render_mode"] = render_mode
     with warnings.catch_warnings():
         # AntMaze v4 is deliberate: its 27-dim ant observation is what D4RL and Minari's
         # D4RL/antmaze data have (v5 adds contact forces); gymnasium warns v4 is out of date.
         # The legacy Ant-v4 likewise: it gives D4RL's 111-dim observation.
         warnings.filterwarnings("ignore", message=r".*Ant(Maze_\w+)?-v4 is out of date", category=DeprecationWarning)
-        if render_mode is not None:
-            kwargs["render_mode"] = render_mode
         env = gym.make(env_id, max_episode_steps=spec.max_episode_steps, **kwargs)
     if legacy_env and spec.legacy_env.zero_dims:
         env = ZeroPadObservation(env, spec.legacy_env.zero_dims)
-    if d4rl_adroit_reward and _adroit_reward_differs_from_d4rl(spec):
+    return env
+
+
+def _d4rl_task(env: gym.Env, spec: DatasetSpec, *, adroit_reward: bool, goal: bool, pen_drop: bool) -> gym.Env:
+    """D4RL's task where gymnasium's differs, each step switchable (raw envs get it too)."""
+    if adroit_reward and _adroit_reward_differs_from_d4rl(spec):
         env = D4RLAdroitReward(env)
-    if pen_termination and spec.ends_at_pen_drop:
+    if pen_drop and spec.ends_at_pen_drop:
         env = PenDropTermination(env)
-    if d4rl_goal and spec.is_goal_conditioned:
+    if goal and spec.is_goal_conditioned:
         env = D4RLMazeGoal(env, spec.goal_xy, GOAL_RADIUS, terminate=spec.ends_at_goal)
-    if not raw:
-        if delayed_reward and delayed_reward > 1:
-            env = DelayedReward(env, delayed_reward)
-        if spec.reward_divisor != 1.0 or spec.reward_shift != 0.0:
-            env = gym.wrappers.TransformReward(env, AffineReward(spec))
-        if spec.is_goal_conditioned and observation_layout == "d4rl":
-            env = D4RLMazeObservation(env, spec.d4rl_state_keys)
-        elif spec.is_goal_conditioned:
-            env = FlattenGoalObservation(env)
-        elif env.observation_space.dtype != np.float32:
-            env = Float32Observation(env)
+    return env
+
+
+def _delayed_reward(env: gym.Env, every: int) -> gym.Env:
+    """Innermost of the training wrappers, as the original: the reward constants apply to the paid sum."""
+    return DelayedReward(env, every) if every and every > 1 else env
+
+
+def _reward_constants(env: gym.Env, spec: DatasetSpec) -> gym.Env:
+    """r / divisor + shift (`DatasetSpec.wrap_reward`), the transform the dataset's rewards get."""
+    if spec.reward_divisor != 1.0 or spec.reward_shift != 0.0:
+        env = gym.wrappers.TransformReward(env, AffineReward(spec))
+    return env
+
+
+def _flat_observation(env: gym.Env, spec: DatasetSpec, layout: str) -> gym.Env:
+    """Flat float32 states; mazes in `layout` ('d4rl': D4RL's state, 'goal': goal appended)."""
+    if spec.is_goal_conditioned and layout == "d4rl":
+        return D4RLMazeObservation(env, spec.d4rl_state_keys)
+    if spec.is_goal_conditioned:
+        return FlattenGoalObservation(env)
+    if env.observation_space.dtype != np.float32:
+        return Float32Observation(env)
+    return env
+
+
+def _seeded(env: gym.Env, seed: Optional[int], raw: bool) -> gym.Env:
+    """With `seed`: seeded spaces and (not raw) a first reset with `seed` (SeedFirstReset)."""
     if seed is not None:
         if not raw:  # raw stays bare: DataCollector records the wrapper stack and resets with its own seed
             env = SeedFirstReset(env, seed)
