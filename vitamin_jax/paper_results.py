@@ -164,7 +164,7 @@ def paper_cell(dataset: str, algo: str) -> Optional[PaperCell]:
 
 def paper_average(family: str, algo: str) -> Optional[PaperCell]:
     """The paper's 'Average' row cell of a family's table, or None."""
-    column = PAPER_COLUMN.get(algo)
-    if family not in TABLES or column is None:
+    table, column = TABLES.get(family), PAPER_COLUMN.get(algo)
+    if table is None or column is None:
         return None
-    return TABLES[family].averages["Average"][column]
+    return table.averages["Average"][column]

@@ -7,7 +7,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from vitamin_jax.report.cells import Cell, algo_order
+from vitamin_jax.report.cells import ScoreCell, algo_order
 
 METRIC_NAMES = ("IQM", "Mean", "Median", "Optimality Gap")
 BASELINE = "td3_odt"  # probability of improvement: this algo over each other one
@@ -52,7 +52,7 @@ def _score_fraction_above(scores: np.ndarray, taus: np.ndarray) -> np.ndarray:
     return (scores.reshape(-1, 1) > taus[None, :]).mean(axis=0)
 
 
-def score_matrices(cells: Sequence[Cell]) -> dict:
+def score_matrices(cells: Sequence[ScoreCell]) -> dict:
     """The rliable inputs: finished seeds' final scores / 100, (runs x tasks) per algo, and what was left out.
 
     Tasks are the datasets on which every algo with a finished run has one, sorted by name,

@@ -13,7 +13,7 @@ from vitamin_jax.report.aggregates import rliable_estimates, score_matrices
 from vitamin_jax.report.cells import algo_order, build_cells
 from vitamin_jax.report.discovery import find_runs, shown_path
 from vitamin_jax.report.markdown import render_markdown, time_breakdown
-from vitamin_jax.report.plots import _colors, learning_curve, plot_curves, plot_rliable
+from vitamin_jax.report.plots import algo_colors, learning_curve, plot_curves, plot_rliable
 from vitamin_jax.report.tables import format_cell, results_tables
 
 REPORT_MD, REPORT_JSON = "report.md", "report.json"
@@ -37,7 +37,7 @@ def build_report(root: str, seed: int = 0, reps: int = 2000) -> dict:
     notes = notes + cell_notes + matrices["notes"]
     estimates = rliable_estimates(matrices["matrices"], seed, reps)
     all_algos = algo_order(c.algo for c in cells)
-    colors = _colors(all_algos)
+    colors = algo_colors(all_algos)
     figures = plot_rliable(estimates, colors, root)
     curves, curve_files = {}, {}
     for dataset in dict.fromkeys(c.dataset for c in cells):

@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from vitamin_jax.paper_results import PAPER_ROW, TABLES, PaperCell, paper_cell
-from vitamin_jax.report.discovery import Run
+from vitamin_jax.report.discovery import RunResult
 
 FAMILY_TITLES = {"mujoco": "MuJoCo", "adroit": "Adroit", "antmaze": "AntMaze", "maze2d": "Maze2D", "toy": "Toy",
                  "other": "Other datasets"}
@@ -19,14 +19,14 @@ _BOOKKEEPING = ("seed", "num_seeds", "log.", "parallel.", "checkpoint.", "datase
 
 
 @dataclasses.dataclass
-class Cell:
+class ScoreCell:
     """All seeds of one (dataset, algo), from however many runs."""
 
     dataset: str
     algo: str
     family: str
     seeds: list  # SeedResult, sorted by seed, one per seed
-    runs: list  # Run
+    runs: list  # RunResult
     paper: Optional[PaperCell]
 
     @property
@@ -49,17 +49,17 @@ def algo_order(algos) -> list[str]:
 
 def _dataset_order(dataset: str, family: str) -> tuple:
     """The paper's row order within a family, then the rest alphabetically."""
-    row = PAPER_ROW.get(dataset)
-    rows = list(TABLES[family].rows) if family in TABLES else []
+    row, table = PAPER_ROW.get(dataset), TABLES.get(family)
+    rows = list(table.rows) if table is not None else []
     return (rows.index(row[1]) if row and row[1] in rows else len(rows), dataset)
 
 
-def build_cells(runs: Sequence[Run]) -> tuple[list[Cell], list[str]]:
+def build_cells(runs: Sequence[RunResult]) -> tuple[list[ScoreCell], list[str]]:
     """Group runs by (dataset, algo); a seed found in two runs is kept once, and mixed configs are noted."""
     cells, notes = {}, []
     for run in sorted(runs, key=lambda r: r.path):
-        cell = cells.setdefault((run.dataset, run.algo), Cell(run.dataset, run.algo, run.family, [], [],
-                                                              paper_cell(run.dataset, run.algo)))
+        cell = cells.setdefault((run.dataset, run.algo), ScoreCell(run.dataset, run.algo, run.family, [], [],
+                                                                   paper_cell(run.dataset, run.algo)))
         cell.runs.append(run)
         have = {s.seed: s for s in cell.seeds}
         for s in run.seeds:

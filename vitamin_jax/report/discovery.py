@@ -12,9 +12,10 @@ import os
 
 import numpy as np
 
+from vitamin_jax.envs.registry import get_spec
+from vitamin_jax.errors import UnknownDatasetError
 from vitamin_jax.logger import METRICS_FILE, read_metrics
-
-CONFIG_FILE = "config.json"  # written by vitamin_jax/workdir.py next to metrics.jsonl
+from vitamin_jax.workdir import CONFIG_FILE
 
 
 class ReportError(Exception):
@@ -39,7 +40,9 @@ class SeedResult:
 
 
 @dataclasses.dataclass(frozen=True)
-class Run:
+class RunResult:
+    """One run dir as the report reads it: what it ran, its seeds' scores, how far it got."""
+
     path: str  # relative to the report dir ('.' for a single run)
     dataset: str
     algo: str
@@ -60,11 +63,12 @@ def shown_path(root: str) -> str:
     return os.path.basename(os.path.abspath(root)) if rel.startswith("..") else rel
 
 
-def _flatten(config: dict, prefix: str = "") -> dict:
+def flatten_config(config: dict, prefix: str = "") -> dict:
+    """A saved config.json as {'a.b': value}; AttributeError when it is not a JSON object."""
     out = {}
     for key, value in config.items():
         if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
+            out.update(flatten_config(value, f"{prefix}{key}."))
         else:
             out[f"{prefix}{key}"] = value
     return out
@@ -72,9 +76,6 @@ def _flatten(config: dict, prefix: str = "") -> dict:
 
 def _dataset(env_name: str) -> tuple[str, str]:
     """(canonical dataset name, registry family); names the registry lacks land in 'other'."""
-    from vitamin_jax.envs.registry import get_spec
-    from vitamin_jax.errors import UnknownDatasetError
-
     try:
         spec = get_spec(env_name)
     except UnknownDatasetError:
@@ -88,12 +89,12 @@ def _per_seed(record: dict, key: str, num_seeds: int) -> list:
     return list(values) if values is not None else [record[key]] * num_seeds
 
 
-def read_run(run_dir: str, root: str) -> Run:
-    """One run dir -> Run; raises ValueError when its config.json or a metrics record is unreadable."""
+def read_run(run_dir: str, root: str) -> RunResult:
+    """One run dir -> RunResult; raises ValueError when its config.json or a metrics record is unreadable."""
     path = os.path.relpath(run_dir, root)
     try:
         with open(os.path.join(run_dir, CONFIG_FILE)) as f:
-            config = _flatten(json.load(f))
+            config = flatten_config(json.load(f))
     except (OSError, ValueError, AttributeError) as e:
         raise ValueError(f"{path}: no readable {CONFIG_FILE} ({e.__class__.__name__})") from None
     try:
@@ -103,7 +104,7 @@ def read_run(run_dir: str, root: str) -> Run:
                          f"({e!r})") from None
 
 
-def _run_from_records(path: str, config: dict, records: list) -> Run:
+def _run_from_records(path: str, config: dict, records: list) -> RunResult:
     dataset, family = _dataset(str(config.get("env_name", "?")))
     budget = int(config.get("online.max_online_transitions", 0))
     finished = bool(records) and records[-1]["online_transitions"] >= budget
@@ -124,11 +125,11 @@ def _run_from_records(path: str, config: dict, records: list) -> Run:
                       for s in range(num_seeds))
     time_keys = sorted({k for r in records for k in r if k.startswith("time/")})
     time = {k: float(np.mean([r[k] for r in records if k in r])) for k in time_keys}
-    return Run(path, dataset, str(config.get("algo", "?")), family, seeds,
+    return RunResult(path, dataset, str(config.get("algo", "?")), family, seeds,
                int(records[-1]["online_transitions"]) if records else 0, budget, finished, len(records), time, config)
 
 
-def find_runs(root: str) -> tuple[list[Run], list[str]]:
+def find_runs(root: str) -> tuple[list[RunResult], list[str]]:
     """Every run dir under `root` (recursively, `root` itself included) and notes on the ones skipped."""
     if not os.path.isdir(root):
         raise ReportError(f"{root} is not a directory")

@@ -39,7 +39,7 @@ def learning_curve(seeds: Sequence[SeedResult]) -> dict:
     return {"x": grid.tolist(), "mean": mean.tolist(), "se": (std / np.sqrt(n)).tolist(), "n": n.tolist()}
 
 
-def _colors(algos: Sequence[str]) -> dict:
+def algo_colors(algos: Sequence[str]) -> dict:
     import matplotlib
 
     cmap = matplotlib.colormaps["tab10"]

@@ -7,10 +7,10 @@ from typing import Sequence
 import numpy as np
 
 from vitamin_jax.paper_results import PAPER_ROW, TABLES, paper_average
-from vitamin_jax.report.cells import FAMILY_TITLES, Cell, algo_order
+from vitamin_jax.report.cells import FAMILY_TITLES, ScoreCell, algo_order
 
 
-def format_cell(cell: Cell) -> str:
+def format_cell(cell: ScoreCell) -> str:
     """`final(+increase) n=S`, ' running' while a run of it is unfinished, then ' · paper <its cell>'."""
     if not cell.seeds:
         text = "no evaluation yet"
@@ -23,18 +23,19 @@ def format_cell(cell: Cell) -> str:
     return text
 
 
-def results_tables(cells: Sequence[Cell]) -> tuple[str, dict]:
+def results_tables(cells: Sequence[ScoreCell]) -> tuple[str, dict]:
     """One markdown table per family (rows datasets, columns algos) and the per-family averages."""
-    lines, averages = [], {}
-    for family in FAMILY_TITLES:
-        family_cells = [c for c in cells if c.family == family]
+    lines, averages, cells_of = [], {}, {}
+    for c in cells:
+        cells_of.setdefault(c.family, []).append(c)
+    for family, title in FAMILY_TITLES.items():
+        family_cells = cells_of.get(family)
         if not family_cells:
             continue
         algos = algo_order(c.algo for c in family_cells)
         datasets = list(dict.fromkeys(c.dataset for c in family_cells))
         by_key = {(c.dataset, c.algo): c for c in family_cells}
         table = TABLES.get(family)
-        title = FAMILY_TITLES[family]
         if table is not None:
             title += f" (paper {table.title.split(':')[0]}, {table.online_transitions:,} online transitions)"
         lines += [f"### {title}", "", "| Dataset | " + " | ".join(algos) + " |", "|---" * (len(algos) + 1) + "|"]
