@@ -13,7 +13,10 @@ from typing import Any, Optional
 
 import jax
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from vitamin_jax.errors import TrainingError
 
 DATA_AXIS = "data"
 
@@ -144,3 +147,30 @@ def shard_batch(tree: Any, mesh: Mesh, batch_axis: int) -> Any:
         return jax.make_array_from_callback(x.shape, batch_sharding(mesh, batch_axis), lambda index: x[index])
 
     return jax.tree.map(put, tree)
+
+
+def config_mesh(config: Any) -> Optional[Mesh]:
+    """The data mesh a run's config asks for: local devices with `parallel.data_parallel`, every
+    process's devices in a multi-process job, None for one device; TrainingError if it cannot be."""
+    if multi_process():
+        if config.parallel.num_devices not in (0, jax.device_count()):
+            raise TrainingError(f"config.parallel.num_devices={config.parallel.num_devices}: a multi-process job "
+                                f"uses all {jax.device_count()} devices of its processes; leave it 0")
+    elif not config.parallel.data_parallel:
+        return None
+    mesh = data_mesh(config.parallel.num_devices or None)
+    if config.train.batch_size % mesh.devices.size:
+        raise TrainingError(f"config.train.batch_size={config.train.batch_size} does not divide over "
+                            f"{mesh.devices.size} devices")
+    return mesh
+
+
+def check_processes_agree(what: str, values) -> None:
+    """Every process of a job steps the same episodes (docs/design.md#multi-process-runs); check they did."""
+    if not multi_process():
+        return
+    every = all_processes(np.asarray(values, np.float64))
+    if not np.array_equal(every, np.broadcast_to(every[0], every.shape)):
+        raise TrainingError(f"the processes of this job disagree on their {what} (max difference "
+                            f"{np.abs(every - every[0]).max():.3g}); they must run on identical software and "
+                            f"hardware for their environments to step alike")

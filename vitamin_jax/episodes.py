@@ -12,7 +12,6 @@ from typing import Optional
 import numpy as np
 
 from vitamin_jax import distributed, envs
-from vitamin_jax.errors import TrainingError
 from vitamin_jax.logger import RunLogger
 from vitamin_jax.rollout import RolloutWorker
 from vitamin_jax.run_state import Run
@@ -51,7 +50,7 @@ def store(run: Run, calls: list) -> dict:
             run.loop.online_transitions[s] += results[s].num_transitions
             returns[s].extend(results[s].returns.tolist())
             lengths[s].extend(results[s].lengths.tolist())
-    _check_processes_agree("collected episodes", [x for r in returns for x in r])
+    distributed.check_processes_agree("collected episodes", [x for r in returns for x in r])
     mean = lambda lists: np.array([np.mean(x) if x else np.nan for x in lists])
     return {"rollout_return": mean(returns), "rollout_length": mean(lengths),
             "rollout_episodes": np.array([len(x) for x in returns], np.float64)}
@@ -104,7 +103,7 @@ def evaluate(run: Run, worker: RolloutWorker, logger: RunLogger, phase: str, ite
             [(seed, EVAL_EPISODES, run.loop.global_iteration) for seed in run.seeds],
             stream_keys(run.seeds, EVAL_ACTION_KEYS, run.loop.global_iteration))
     scores = [envs.normalized_score(c.env_name, r.raw_returns) for r in results]
-    _check_processes_agree("evaluation returns", np.concatenate([r.raw_returns for r in results]))
+    distributed.check_processes_agree("evaluation returns", np.concatenate([r.raw_returns for r in results]))
     per_seed = {
         "return_mean": [float(r.returns.mean()) for r in results],
         "return_std": [float(r.returns.std()) for r in results],
@@ -129,14 +128,3 @@ def evaluate(run: Run, worker: RolloutWorker, logger: RunLogger, phase: str, ite
     with run.timings.section("logging"):
         logger.log_evaluation(record)
     return record
-
-
-def _check_processes_agree(what: str, values) -> None:
-    """Every process of a job steps the same episodes (docs/design.md#multi-process-runs); check they did."""
-    if not distributed.multi_process():
-        return
-    every = distributed.all_processes(np.asarray(values, np.float64))
-    if not np.array_equal(every, np.broadcast_to(every[0], every.shape)):
-        raise TrainingError(f"the processes of this job disagree on their {what} (max difference "
-                            f"{np.abs(every - every[0]).max():.3g}); they must run on identical software and "
-                            f"hardware for their environments to step alike")

@@ -25,4 +25,8 @@ class TrainingError(RuntimeError):
     """A run cannot go on (e.g. non-finite losses); the last checkpoint is kept."""
 
 
-EXPECTED_ERRORS = (ConfigError, DatasetError, UnknownDatasetError, TrainingError, WorkdirError)
+class SavedRunError(RuntimeError):
+    """A workdir or one of its checkpoints cannot be loaded as asked (evaluation, a saved policy)."""
+
+
+EXPECTED_ERRORS = (ConfigError, DatasetError, UnknownDatasetError, TrainingError, WorkdirError, SavedRunError)

@@ -1,7 +1,7 @@
 """Score, watch and compare a trained checkpoint: `python -m vitamin_jax.evaluate WORKDIR`.
 
 Restores a workdir's newest (or `--step`) checkpoint with the run's own config.json and runs
-evaluation episodes exactly as the training loop's evaluation does (train.evaluate: the same
+evaluation episodes exactly as the training loop's evaluation does (episodes.evaluate: the same
 rollout worker, `online.eval_rtg`, mean actions, no dropout). By default the episodes are the
 ones the loop drew at that checkpoint's iteration, so the final checkpoint of a finished run
 reproduces its last evaluation; `--seed` draws other episodes. No dataset is needed: the
@@ -21,15 +21,22 @@ import os
 import sys
 from typing import Optional, Sequence
 
+import gymnasium as gym
 import numpy as np
 
-from vitamin_jax.workdir import CONFIG_FILE
+from vitamin_jax import envs
+from vitamin_jax.atomic import atomic_write
+from vitamin_jax.envs.options import env_options
+from vitamin_jax.errors import SavedRunError
+from vitamin_jax.rollout import RolloutWorker
+from vitamin_jax.saved_agent import SavedAgent, load_run_config, restore_agent
+from vitamin_jax.streams import EVAL_ACTION_KEYS, EVAL_EPISODES, stream_keys
 
 COLUMNS = ("return", "normalized_score", "length")
 
 
-class EvaluateError(RuntimeError):
-    """The workdir cannot be evaluated as asked."""
+class EvaluateError(SavedRunError):
+    """The workdir cannot be evaluated as asked (besides what restoring it refuses)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,97 +59,22 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def load_run_config(workdir: str):
-    import ml_collections
-
-    path = os.path.join(workdir, CONFIG_FILE)
-    if not os.path.isdir(workdir):
-        raise EvaluateError(f"{workdir} is not a directory (pass a run's workdir)")
-    try:
-        with open(path) as f:
-            return ml_collections.ConfigDict(json.load(f))
-    except FileNotFoundError:
-        raise EvaluateError(f"{workdir} holds no {CONFIG_FILE}: it is not a run's workdir") from None
-    except ValueError as e:
-        raise EvaluateError(f"{path} is unreadable ({e})") from None
-
-
-def restore(config, workdir: str, step: Optional[int]):
-    """(agent [S], state mean, state std, learner, global iteration) of checkpoint `step` (newest if None)."""
-    import jax
-
-    from vitamin_jax.agent import Learner
-    from vitamin_jax.checkpointing import Checkpointer, DamagedCheckpoint
-    from vitamin_jax.streams import INIT_KEYS, stream_keys
-
-    directory = os.path.join(workdir, "checkpoints")
-    checkpointer = Checkpointer(directory, config.checkpoint.keep) if os.path.isdir(directory) else None
-    steps = checkpointer.all_steps() if checkpointer else []
-    if not steps:
-        raise EvaluateError(f"{workdir} has no checkpoint yet (nothing in {directory})")
-    step = steps[0] if step is None else step
-    if step not in steps:
-        raise EvaluateError(f"{workdir} has no checkpoint {step}; it has {', '.join(map(str, sorted(steps)))}")
-    try:
-        mean, std = _saved_normalisation(checkpointer, step)
-        learner = Learner.from_config(config, mean.shape[-1], _action_dim(config), bool(config.critic.layer_norm))
-        seeds = [config.seed + s for s in range(config.num_seeds)]
-        like = jax.jit(jax.vmap(learner.init))(stream_keys(seeds, INIT_KEYS))
-        legacy = not any(checkpointer.has_digest(s) for s in steps)
-        agent, _, meta = checkpointer.restore(step, like, require_digest=not legacy)
-    except DamagedCheckpoint as e:
-        raise EvaluateError(f"checkpoint {step} in {directory} is damaged ({e}); pick another with --step") from None
-    finally:
-        checkpointer.close()
-    return agent, mean, std, learner, meta["loop"]["global_iteration"]
-
-
-def _saved_normalisation(checkpointer, step: int):
-    import orbax.checkpoint as ocp
-
-    arrays = checkpointer.manager.restore(step, args=ocp.args.Composite(arrays=ocp.args.StandardRestore()))["arrays"]
-    return np.asarray(arrays["state_mean"]), np.asarray(arrays["state_std"])
-
-
-def _action_dim(config) -> int:
-    from vitamin_jax import envs
-    from vitamin_jax.envs.options import env_options
-
-    env = envs.make_env(config.env_name, **env_options(config))
-    try:
-        return int(env.action_space.shape[0])
-    finally:
-        env.close()
-
-
 def episode_seeds(config, seed: Optional[int]) -> list:
     """The seeds whose evaluation streams the episodes come from: the run's own, or S, S+1, ..."""
     first = config.seed if seed is None else seed
     return [first + s for s in range(config.num_seeds)]
 
 
-def rollout(config, agent, mean, std, learner, global_iteration: int, episodes: int, target_return: float,
-            seeds: list, video: Optional[str]) -> list:
-    """One RolloutResult per seed, from the loop's evaluation streams (train.evaluate)."""
-    from vitamin_jax import envs
-    from vitamin_jax.envs.options import env_options
-    from vitamin_jax.rollout import RolloutWorker
-    from vitamin_jax.streams import EVAL_ACTION_KEYS, EVAL_EPISODES, stream_keys
-
-    spec = envs.get_spec(config.env_name)
-    make = lambda: envs.make_env(config.env_name, delayed_reward=config.dataset.delayed_reward, **env_options(config))
-    if video is not None:
-        make = _recording(config, video, episodes)
-    worker = RolloutWorker(
-        make, episodes, learner.actor, context_len=config.model.context_len,
-        eval_context_length=config.model.eval_context_length, state_mean=mean, state_std=std,
-        reward_scale=config.online.reward_scale, raw_reward=spec.unwrap_reward,
-        max_episode_steps=spec.max_episode_steps, explore=False, expl_noise=config.online.expl_noise,
-        truncation=config.online.truncation, num_seeds=config.num_seeds)
+def rollout(config, saved: SavedAgent, episodes: int, target_return: float, seeds: list,
+            video: Optional[str]) -> list:
+    """One RolloutResult per seed, from the loop's evaluation streams (vitamin_jax/episodes.py: evaluate)."""
+    worker = RolloutWorker.from_config(config, saved.learner.actor, episodes, state_mean=saved.state_mean,
+                                       state_std=saved.state_std, explore=False,
+                                       make_env=_recording(config, video, episodes) if video is not None else None)
     try:
-        return worker.run_seeds(agent.actor_params, target_return,
-                                [(s, EVAL_EPISODES, global_iteration) for s in seeds],
-                                stream_keys(seeds, EVAL_ACTION_KEYS, global_iteration))
+        return worker.run_seeds(saved.agent.actor_params, target_return,
+                                [(s, EVAL_EPISODES, saved.global_iteration) for s in seeds],
+                                stream_keys(seeds, EVAL_ACTION_KEYS, saved.global_iteration))
     finally:
         worker.close()  # RecordVideo writes each clip when its env closes at the latest
         if video is not None:
@@ -153,11 +85,6 @@ def _recording(config, directory: str, episodes: int):
     """An env factory whose envs record their one episode each to DIR/seed-S-episode-J.mp4 (S: the agent's seed).
 
     The worker makes its envs seed-major (`episodes` per seed) and runs one episode in each."""
-    from vitamin_jax import envs
-    from vitamin_jax.envs.options import env_options
-
-    import gymnasium as gym
-
     made = []
 
     def make():
@@ -181,9 +108,6 @@ def check_video(config) -> None:
     except ImportError:
         raise EvaluateError("--video needs moviepy: pip install 'vitamin_jax[video]'") from None
     try:  # mujoco loads the MUJOCO_GL backend when imported: a missing library fails there
-        from vitamin_jax import envs
-        from vitamin_jax.envs.options import env_options
-
         probe = envs.make_env(config.env_name, render_mode="rgb_array", **env_options(config))
         probe.reset(seed=0)
         probe.render()
@@ -207,8 +131,6 @@ def summarize(config, results: list, seeds: list) -> dict:
     """{'seeds': [{seed, episode_seed, return, normalized_score, length: {mean, std, min, max}}], 'mean': ...}.
 
     `seed` is the trained agent's (the run's seed + its vmap index), `episode_seed` the stream drawn."""
-    from vitamin_jax import envs
-
     stats = lambda x: {"mean": float(np.mean(x)), "std": float(np.std(x)), "min": float(np.min(x)),
                        "max": float(np.max(x))}
     rows = []
@@ -239,25 +161,23 @@ def evaluate_workdir(workdir: str, step: Optional[int] = None, episodes: Optiona
     config = load_run_config(workdir)
     if video is not None:
         check_video(config)
-    agent, mean, std, learner, global_iteration = restore(config, workdir, step)
+    saved = restore_agent(config, workdir, step)
     episodes = config.online.num_eval_episodes if episodes is None else episodes
     if episodes < 1:
         raise EvaluateError(f"--episodes={episodes}: at least one episode")
     target = config.online.eval_rtg if target_return is None else target_return
     seeds = episode_seeds(config, seed)
-    results = rollout(config, agent, mean, std, learner, global_iteration, episodes, target, seeds, video)
+    results = rollout(config, saved, episodes, target, seeds, video)
     summary = summarize(config, results, seeds)
-    summary.update(workdir=workdir, global_iteration=int(global_iteration), target_return=float(target))
+    summary.update(workdir=workdir, global_iteration=int(saved.global_iteration), target_return=float(target))
     return summary
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
-    from vitamin_jax.atomic import atomic_write
-
     try:
         summary = evaluate_workdir(args.workdir, args.step, args.episodes, args.target_return, args.seed, args.video)
-    except EvaluateError as e:
+    except SavedRunError as e:  # EvaluateError is one
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"{summary['algo']} on {summary['env']}, checkpoint {summary['global_iteration']} of {args.workdir}, "

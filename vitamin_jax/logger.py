@@ -18,6 +18,7 @@ import shutil
 from typing import Iterable, Mapping, Optional
 
 import numpy as np
+from tqdm import tqdm
 
 from vitamin_jax import distributed
 from vitamin_jax.timing import Timings
@@ -175,12 +176,10 @@ def plot_curve(records: Iterable[dict], path: str, title: str = "") -> None:
     plt.close(fig)
 
 
-class _Progress:
+class ProgressBar:
     """A tqdm bar over online transitions with phase, latest score and updates/s."""
 
     def __init__(self, config, loop):  # the run's run_state.LoopState, read live
-        from tqdm import tqdm
-
         self.bar = tqdm(total=config.online.max_online_transitions, initial=int(min(loop.online_transitions)),
                         unit="tr", disable=not (config.log.progress_bar and distributed.is_primary()),
                         dynamic_ncols=True)

@@ -1,14 +1,13 @@
 """A saved actor of ours as a step-by-step policy (for dataset generation and inspection).
 
-`load_policy(run_dir)` rebuilds the Decision Transformer from the run's `config.json` and
-its latest orbax checkpoint (which also holds the state normalisation), and acts on one
-environment with the same context handling as the rollout worker.
+`load_policy(run_dir)` restores the run's newest checkpoint (vitamin_jax/saved_agent.py, which
+evaluation uses too) and acts on one environment with the same context handling as the
+rollout worker.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import os
 
 import jax
@@ -17,18 +16,17 @@ import numpy as np
 
 from vitamin_jax import envs
 from vitamin_jax.agent import Learner
-from vitamin_jax.checkpointing import Checkpointer
-from vitamin_jax.envs.options import env_options
+from vitamin_jax.errors import SavedRunError
 from vitamin_jax.rollout import ContextWindows, select_action
+from vitamin_jax.saved_agent import load_run_config, restore_agent
+from vitamin_jax.workdir import CONFIG_FILE
 
-
-class PolicyLoadError(RuntimeError):
-    pass
+PolicyLoadError = SavedRunError  # what vitamin_jax/data/generate.py catches
 
 
 def _run_dir(path: str) -> str:
     for candidate in (path, os.path.dirname(os.path.abspath(path))):
-        if os.path.exists(os.path.join(candidate, "config.json")):
+        if os.path.exists(os.path.join(candidate, CONFIG_FILE)):
             return candidate
     raise PolicyLoadError(f"{path!r} is not a run directory of ours (no config.json there or one level up)")
 
@@ -75,22 +73,11 @@ class DecisionTransformerPolicy:
 
 def load_policy(checkpoint_dir: str, *, noise: float = 0.0, seed: int = 0,
                 target_return: float | None = None, seed_index: int = 0) -> DecisionTransformerPolicy:
-    """The actor of run `seed_index` (0 for a single-seed run) of the run directory."""
+    """The actor of run `seed_index` (0 for a single-seed run) of the run directory (or its checkpoints/)."""
     run_dir = _run_dir(checkpoint_dir)
-    with open(os.path.join(run_dir, "config.json")) as f:
-        config = ml_collections.ConfigDict(json.load(f))
-    env = envs.make_env(config.env_name, **env_options(config))  # the run's state layout / env version
-    state_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
-    env.close()
-    learner = Learner.from_config(config, state_dim, act_dim, bool(config.critic.layer_norm))
-    checkpointer = Checkpointer(os.path.join(run_dir, "checkpoints"), keep=1_000_000)
-    step = checkpointer.latest_step()
-    if step is None:
-        raise PolicyLoadError(f"no checkpoint in {os.path.join(run_dir, 'checkpoints')}")
-    keys = jax.numpy.stack([jax.random.PRNGKey(0)] * config.get("num_seeds", 1))
-    agent, arrays, _ = checkpointer.restore(step, jax.vmap(learner.init)(keys))
-    checkpointer.close()
-    actor_params = jax.tree.map(lambda x: x[seed_index], agent.actor_params)
+    config = load_run_config(run_dir)
+    saved = restore_agent(config, run_dir)  # the newest checkpoint, verified
+    actor_params = jax.tree.map(lambda x: x[seed_index], saved.agent.actor_params)
     target = config.online.eval_rtg if target_return is None else target_return
-    return DecisionTransformerPolicy(learner, actor_params, config, arrays["state_mean"], arrays["state_std"],
+    return DecisionTransformerPolicy(saved.learner, actor_params, config, saved.state_mean, saved.state_std,
                                      noise=noise, seed=seed, target_return=target)

@@ -16,11 +16,13 @@ from typing import Callable, NamedTuple, Optional, Sequence
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 
-from vitamin_jax import distributions
-from vitamin_jax.envs import AUTORESET_MODE
+from vitamin_jax import distributions, envs
 from vitamin_jax.constants import ACTION_LIMIT, MAX_TIMESTEP
+from vitamin_jax.envs import AUTORESET_MODE
+from vitamin_jax.envs.options import env_options
 from vitamin_jax.networks import DecisionTransformer
 from vitamin_jax.timing import Timings
 
@@ -202,6 +204,22 @@ class RolloutWorker:
         self.explore, self.expl_noise = explore, expl_noise
         self.act = action_step(actor, eval_context_length)  # shared with every worker of this actor
 
+
+    @classmethod
+    def from_config(cls, config: ml_collections.ConfigDict, actor: DecisionTransformer, num_envs: int, *,
+                    state_mean: np.ndarray, state_std: np.ndarray, explore: bool,
+                    make_env: Optional[Callable[[], gym.Env]] = None,
+                    timings: Optional[Timings] = None) -> "RolloutWorker":
+        """The worker a run's config describes: the loop's collection and evaluation, `vitamin_jax.evaluate`."""
+        c = config
+        spec = envs.get_spec(c.env_name)
+        if make_env is None:
+            make_env = lambda: envs.make_env(c.env_name, delayed_reward=c.dataset.delayed_reward, **env_options(c))
+        return cls(make_env, num_envs, actor, context_len=c.model.context_len,
+                   eval_context_length=c.model.eval_context_length, state_mean=state_mean, state_std=state_std,
+                   reward_scale=c.online.reward_scale, raw_reward=spec.unwrap_reward,
+                   max_episode_steps=spec.max_episode_steps, explore=explore, expl_noise=c.online.expl_noise,
+                   truncation=c.online.truncation, num_seeds=c.num_seeds, timings=timings)
     def close(self) -> None:
         self.envs.close()
 

@@ -18,9 +18,10 @@ carries and how it resumes (vitamin_jax/run_state.py), the update programs
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import time
-from typing import Optional
+from typing import Callable, Optional
 
 import jax
 import ml_collections
@@ -31,20 +32,17 @@ from vitamin_jax.agent import Learner
 from vitamin_jax.config_validation import resolve_config
 from vitamin_jax.data import offline_data
 from vitamin_jax.data.batches import RunReplay
-from vitamin_jax.envs.options import env_options
 from vitamin_jax.episodes import Collector, evaluate
 from vitamin_jax.errors import DatasetError, TrainingError
-from vitamin_jax.logger import RunLogger, _Progress
+from vitamin_jax.logger import ProgressBar, RunLogger
 from vitamin_jax.rollout import RolloutWorker
 from vitamin_jax.run_state import Run
-from vitamin_jax.timing import Timings
 from vitamin_jax.updates import Updates, train
 from vitamin_jax.workdir import claim_workdir, save_config
 
 
-# ---------------------------------------------------------------------------- the job
 def pretrain_iteration(run: Run, updates: Updates, logger: RunLogger, eval_worker: RolloutWorker,
-                       progress: "_Progress") -> None:
+                       progress: ProgressBar) -> None:
     """Supervised updates on the offline set (plus RL terms with `rl.rl_from_start`), evaluate, checkpoint."""
     c = run.config
     metrics = train(run, updates, "pretrain", np.ones(len(run.seeds), bool))
@@ -62,7 +60,7 @@ def pretrain_iteration(run: Run, updates: Updates, logger: RunLogger, eval_worke
 
 
 def online_iteration(run: Run, updates: Updates, logger: RunLogger, collector: Collector,
-                     eval_worker: RolloutWorker, progress: "_Progress") -> None:
+                     eval_worker: RolloutWorker, progress: ProgressBar) -> None:
     """Collect episodes into each seed's replay, train on it, evaluate every `eval_interval`, checkpoint."""
     c = run.config
     if not run.loop.online_started:
@@ -88,60 +86,76 @@ def online_iteration(run: Run, updates: Updates, logger: RunLogger, collector: C
     logger.log_scalars("time", run.timings.take(), int(min(run.loop.online_transitions)), run.loop.global_iteration)
 
 
+@dataclasses.dataclass
+class Job:
+    """What the loop works with, built once per start of a workdir (`set_up`)."""
+
+    run: Run
+    updates: Updates
+    logger: RunLogger
+    progress: ProgressBar
+    eval_worker: RolloutWorker
+    make_collector: Callable[[], Collector]  # built when the online phase starts
+
+
+def set_up(config: ml_collections.ConfigDict, workdir: str) -> Job:
+    """Data, learner, replay, restored run state, logger and rollout workers of a resolved config."""
+    spec = envs.get_spec(config.env_name)
+    # process 0 first: it may generate the dataset, which the others then load
+    data = distributed.primary_first(lambda: offline_data(config, spec),
+                                     lambda: offline_data(config, spec, verbose=False),
+                                     "load the offline dataset", DatasetError)
+    learner = Learner.from_config(config, data.state_mean.shape[0], data.trajectories[0]["actions"].shape[-1],
+                                  bool(config.critic.layer_norm))
+    mesh = distributed.config_mesh(config)
+    replay = RunReplay(data, num_seeds=config.num_seeds, replay_size=config.train.replay_size,
+                       context_len=config.model.context_len, reward_scale=config.online.reward_scale,
+                       replicated=distributed.replicated(mesh) if mesh is not None else None)
+    run = Run(config, workdir, learner, replay)
+    restored_iteration = run.restore()
+    save_config(workdir, config)  # only now: a refused start leaves the workdir as it was
+    if mesh is not None:
+        run.agent = distributed.replicate(run.agent, mesh)
+    seeds = run.seeds
+    title = f"{config.algo} {config.env_name} seed {config.seed}" + (f"..{seeds[-1]}" if len(seeds) > 1 else "")
+    logger = RunLogger(workdir, tensorboard=config.log.tensorboard, title=title,
+                       keep_until_iteration=restored_iteration, write=distributed.is_primary(),
+                       mirror_factory=lambda kept: wandb_logging.from_config(config, workdir, title, kept))
+    worker = lambda num_envs, explore, timings=None: RolloutWorker.from_config(
+        config, learner.actor, num_envs, state_mean=data.state_mean, state_std=data.state_std, explore=explore,
+        timings=timings)
+    return Job(run, Updates.build(learner, config.train.batch_size, mesh), logger, ProgressBar(config, run.loop),
+               eval_worker=worker(config.online.num_eval_episodes, False),  # timed as a whole: "evaluation"
+               make_collector=lambda: Collector(run, worker(config.online.num_online_envs, True, run.timings)))
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                        stop_after_iterations: Optional[int] = None) -> dict:
     """Run to the transition budget (resuming from `workdir`); `stop_after_iterations` stops early."""
     config = resolve_config(config)
     lock = claim_workdir(workdir, config)  # one run per workdir; a resume must keep the run's config
     try:
-        # ---- set-up
-        spec = envs.get_spec(config.env_name)
-        # process 0 first: it may generate the dataset, which the others then load
-        data = distributed.primary_first(lambda: offline_data(config, spec),
-                                         lambda: offline_data(config, spec, verbose=False),
-                                         "load the offline dataset", DatasetError)
-        learner = Learner.from_config(config, data.state_mean.shape[0], data.trajectories[0]["actions"].shape[-1],
-                                      bool(config.critic.layer_norm))
-        mesh = _data_mesh(config)
-        replay = RunReplay(data, num_seeds=config.num_seeds, replay_size=config.train.replay_size,
-                           context_len=config.model.context_len, reward_scale=config.online.reward_scale,
-                           replicated=distributed.replicated(mesh) if mesh is not None else None)
-        run = Run(config, workdir, learner, replay)
-        restored_iteration = run.restore()
-        save_config(workdir, config)  # only now: a refused start leaves the workdir as it was
-        if mesh is not None:
-            run.agent = distributed.replicate(run.agent, mesh)
-        seeds = run.seeds
-        title = f"{config.algo} {config.env_name} seed {config.seed}" + (f"..{seeds[-1]}" if len(seeds) > 1 else "")
-        logger = RunLogger(workdir, tensorboard=config.log.tensorboard, title=title,
-                           keep_until_iteration=restored_iteration, write=distributed.is_primary(),
-                           mirror_factory=lambda kept: wandb_logging.from_config(config, workdir, title, kept))
-        updates = Updates.build(learner, config.train.batch_size, mesh)
-        make_worker = lambda num_envs, explore, timings=None: _rollout_worker(config, spec, data, learner, num_envs,
-                                                                              explore, timings)
-        eval_worker = make_worker(config.online.num_eval_episodes, False)  # timed as a whole: "evaluation"
-        collector = None  # built when the online phase starts
-        progress = _Progress(config, run.loop)
+        job = set_up(config, workdir)
+        run = job.run
         stop = lambda: stop_after_iterations is not None and run.loop.global_iteration >= stop_after_iterations
         run.started_at = time.time() - run.loop.wall_time  # wall time counts the loop, across resumes
-        exit_code = 1  # until the loop ends without an exception
+        collector, exit_code = None, 1  # exit code 1 until the loop ends without an exception
         try:
             if run.loop.global_iteration == 0:
                 run.agent = jax.vmap(Learner.sync_targets)(run.agent)
-            # ---- pretraining, then online iterations
             while run.loop.pretrain_iteration < config.train.max_pretrain_iters and not stop():
-                pretrain_iteration(run, updates, logger, eval_worker, progress)
+                pretrain_iteration(run, job.updates, job.logger, job.eval_worker, job.progress)
             while run.active().any() and not stop():
-                collector = collector or Collector(run, make_worker(config.online.num_online_envs, True, run.timings))
-                online_iteration(run, updates, logger, collector, eval_worker, progress)
+                collector = collector or job.make_collector()
+                online_iteration(run, job.updates, job.logger, collector, job.eval_worker, job.progress)
             exit_code = 0
         finally:
             if collector is not None:
                 collector.close()
-            progress.close()
-            logger.close(exit_code)
+            job.progress.close()
+            job.logger.close(exit_code)
             run.checkpointer.close()
-        return summarize(config, run, logger.records)
+        return run_summary(config, run, job.logger.records)
     except OSError as e:
         if e.errno != errno.ENOSPC:
             raise
@@ -152,7 +166,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
 
 
 # ---------------------------------------------------------------------------- helpers
-def summarize(config: ml_collections.ConfigDict, run: Run, records: list) -> dict:
+def run_summary(config: ml_collections.ConfigDict, run: Run, records: list) -> dict:
+    """The run's one-line result: scores, transitions, updates, wall time (printed by main, kept by sweeps)."""
     pre = [r for r in records if r["phase"] == "pretrain"]
     online = [r for r in records if r["phase"] == "online"]
     last = online[-1] if online else (pre[-1] if pre else None)
@@ -170,36 +185,6 @@ def summarize(config: ml_collections.ConfigDict, run: Run, records: list) -> dic
     return summary
 
 
-def _data_mesh(config: ml_collections.ConfigDict):
-    """The data mesh: local devices with `parallel.data_parallel`, every process's devices in a multi-process job."""
-    if distributed.multi_process():
-        if config.parallel.num_devices not in (0, jax.device_count()):
-            raise TrainingError(f"config.parallel.num_devices={config.parallel.num_devices}: a multi-process job "
-                                f"uses all {jax.device_count()} devices of its processes; leave it 0")
-    elif not config.parallel.data_parallel:
-        return None
-    mesh = distributed.data_mesh(config.parallel.num_devices or None)
-    if config.train.batch_size % mesh.devices.size:
-        raise TrainingError(f"config.train.batch_size={config.train.batch_size} does not divide over "
-                            f"{mesh.devices.size} devices")
-    return mesh
-
-
-def _rollout_worker(config, spec, data, learner: Learner, num_envs: int, explore: bool,
-                    timings: Optional[Timings] = None) -> RolloutWorker:
-    c = config
-    return RolloutWorker(
-        lambda: envs.make_env(c.env_name, delayed_reward=c.dataset.delayed_reward, **env_options(c)),
-        num_envs, learner.actor,
-        context_len=c.model.context_len, eval_context_length=c.model.eval_context_length,
-        state_mean=data.state_mean, state_std=data.state_std, reward_scale=c.online.reward_scale,
-        raw_reward=spec.unwrap_reward, max_episode_steps=spec.max_episode_steps, explore=explore,
-        expl_noise=c.online.expl_noise, truncation=c.online.truncation, num_seeds=c.num_seeds, timings=timings,
-    )
-
-
 def _squeeze(metrics: dict) -> dict:
     """Per-seed arrays [S]; a single seed logs plain scalars."""
     return {k: (float(v[0]) if np.size(v) == 1 else np.asarray(v)) for k, v in metrics.items()}
-
-
