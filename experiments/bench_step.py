@@ -142,7 +142,7 @@ def bench_seeds(algo: str, size: str, batch_size: int, num_seeds: int, num_updat
 
 def bench_samplers(algo: str, size: str, batch_size: int, num_updates: int, reps: int) -> dict:
     """One iteration's updates fed by the NumPy host sampler vs sampled on device in the scan."""
-    from vitamin_jax.data import sampler as device_sampler
+    from vitamin_jax.data import device_replay as device_sampler
     from vitamin_jax.data.replay import ReplayBuffer
     from vitamin_jax.data.sampler import SegmentSampler
     from vitamin_jax.updates import sampled_updates

@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from vitamin_jax.data import batches, sampler  # noqa: E402
+from vitamin_jax.data import batches, device_replay  # noqa: E402
 from vitamin_jax.data.preprocess import OfflineData, summarize  # noqa: E402
 
 STATE_DIM, ACT_DIM = 17, 6  # halfcheetah
@@ -38,8 +38,8 @@ def trajectory(rng: np.random.Generator, steps: int = EPISODE) -> dict:
             "terminals": np.zeros(steps, np.float32)}
 
 
-def full_copy(replay: batches.RunReplay) -> sampler.ReplayArrays:
-    rings = [sampler.host_arrays(r.flat, replay.state_mean, replay.state_std, replay.reward_scale) for r in replay.replays]
+def full_copy(replay: batches.RunReplay) -> device_replay.ReplayArrays:
+    rings = [device_replay.host_arrays(r.flat, replay.state_mean, replay.state_std, replay.reward_scale) for r in replay.replays]
     return jax.device_put(jax.tree.map(lambda *xs: np.stack(xs), *rings))
 
 

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from vitamin_jax.data import batches, sampler
+from vitamin_jax.data import batches, device_replay
 from vitamin_jax.data.preprocess import OfflineData, summarize
 from vitamin_jax.data.replay import ReplayBuffer
 from vitamin_jax.data.sampler import SegmentSampler
@@ -43,7 +43,7 @@ def test_device_rings_equal_host_rings_after_every_add(monkeypatch, num_seeds):
     full_copies = []
     original = replay._stacked
     monkeypatch.setattr(replay, "_stacked", lambda capacity: full_copies.append(capacity) or original(capacity))
-    windows = jax.jit(sampler.windows, static_argnums=2)
+    windows = jax.jit(device_replay.windows, static_argnums=2)
     for step in range(12):  # small adds wrap the rings; at step 6 one past the 4096 spare rows makes seed 0's grow
         for s in range(num_seeds):
             new = random_trajectories(rng, int(rng.integers(1, 4)))
@@ -57,7 +57,7 @@ def test_device_rings_equal_host_rings_after_every_add(monkeypatch, num_seeds):
             np.testing.assert_array_equal(np.asarray(arrays.ring_rows[s]), flat.rows)
             np.testing.assert_array_equal(np.asarray(arrays.head[s]), flat.head)
             np.testing.assert_array_equal(np.asarray(arrays.size[s]), flat.num_transitions)
-            for key in sampler.ROW_KEYS:
+            for key in device_replay.ROW_KEYS:
                 np.testing.assert_array_equal(np.asarray(getattr(arrays, key)[s, :flat.rows]), getattr(flat, key),
                                               err_msg=f"step {step} seed {s} {key}")
             host = SegmentSampler(ring, context_len=K, state_mean=replay.state_mean, state_std=replay.state_std,

@@ -3,7 +3,7 @@
 import jax
 import numpy as np
 
-from vitamin_jax.data import sampler as device_sampler
+from vitamin_jax.data import device_replay as device_sampler
 from vitamin_jax.data.replay import ReplayBuffer
 from vitamin_jax.data.sampler import SegmentSampler
 

@@ -18,7 +18,7 @@ import numpy as np
 from vitamin_jax import distributed
 from vitamin_jax.agent import AgentState, Learner
 from vitamin_jax.algorithms import phase_coefficients
-from vitamin_jax.data.sampler import ReplayArrays, sample
+from vitamin_jax.data.device_replay import ReplayArrays, sample
 from vitamin_jax.errors import TrainingError
 from vitamin_jax.run_state import Run
 from vitamin_jax.streams import SAMPLING_KEYS, stream_keys
