@@ -23,6 +23,8 @@ from typing import Any, Optional, Protocol, Union, runtime_checkable
 
 import numpy as np
 
+from vitamin_jax import envs
+from vitamin_jax import policy as policy_module
 from vitamin_jax.data.loading import (
     DatasetError,
     default_minari_id,
@@ -74,8 +76,6 @@ def load_checkpoint_policy(checkpoint_dir: str, *, noise: float = 0.0, seed: int
     """A saved actor of ours as a `Policy` (via `vitamin_jax.policy.load_policy`)."""
     if not os.path.isdir(checkpoint_dir):
         raise DatasetError(f"--policy {checkpoint_dir!r} is neither 'random' nor a checkpoint directory")
-    from vitamin_jax import policy as policy_module  # heavy (networks, orbax): only when asked for
-
     try:
         return policy_module.load_policy(checkpoint_dir, noise=noise, seed=seed)
     except policy_module.PolicyLoadError as e:
@@ -84,8 +84,6 @@ def load_checkpoint_policy(checkpoint_dir: str, *, noise: float = 0.0, seed: int
 
 def resolve_env(env: str) -> Any:
     """A registry spec from a full dataset name ('hopper-random') or an env prefix ('hopper', 'pen')."""
-    from vitamin_jax import envs
-
     try:
         return envs.get_spec(env)
     except envs.UnknownDatasetError as error:
@@ -109,71 +107,89 @@ def generate_dataset(env: str, *, policy: Union[str, Policy] = "random", num_ste
 
     policy: 'random', a checkpoint directory, or any `Policy` object.
     """
-    import minari
-    from tqdm import tqdm
-
-    from vitamin_jax import envs
-
     if num_steps < 1:
         raise DatasetError(f"--num-steps must be >= 1, got {num_steps}")
     spec = resolve_env(env)
+    root = minari_root()
+    dataset_id = _new_dataset_id(spec, policy, dataset_id, root)
+    root.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temp_dirs(root)
+
+    raw_env = envs.make_env(spec.name, seed=seed, raw=True)
+    policy_obj, algorithm = _policy_and_algorithm(policy, raw_env.action_space, noise, seed)
+    temp_root = tempfile.mkdtemp(prefix=_TEMP_PREFIX, dir=root)
+    Path(temp_root, _PID_FILE).write_text(str(os.getpid()))
+    previous = os.environ.get("MINARI_DATASETS_PATH")
+    try:
+        os.environ["MINARI_DATASETS_PATH"] = temp_root  # Minari writes under this root
+        _collect_and_write(raw_env, spec, policy_obj, algorithm, dataset_id, num_steps=num_steps, seed=seed,
+                           progress=progress)
+        _install(Path(temp_root), root, dataset_id)
+    finally:
+        _restore_env(previous)
+        shutil.rmtree(temp_root, ignore_errors=True)
+    return dataset_id
+
+
+def _new_dataset_id(spec: Any, policy: Union[str, Policy], dataset_id: Optional[str], root: Path) -> str:
+    """The id to write (default: `default_dataset_id`), checked to be well formed and not yet in `root`."""
+    import minari
+
     dataset_id = dataset_id or default_dataset_id(spec, policy)
     try:
         minari.dataset.minari_dataset.parse_dataset_id(dataset_id)
     except ValueError as e:
         raise DatasetError(f"bad dataset id {dataset_id!r}: use the form namespace/name-vN, e.g. "
                            f"{default_dataset_id(spec, policy)}") from e
-    root = minari_root()
     final = root / dataset_id
     if final.exists():
         raise DatasetError(f"Minari dataset {dataset_id} already exists at {final}; delete it "
                            f"(`minari delete {dataset_id}`) or pass another --dataset-id")
-    root.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temp_dirs(root)
-
-    raw_env = envs.make_env(spec.name, seed=seed, raw=True)
-    if isinstance(policy, str):
-        if policy == "random":
-            policy_obj: Policy = RandomPolicy(raw_env.action_space, seed)
-            algorithm = "uniform random actions in the action space (D4RL random)"
-        else:
-            policy_obj = load_checkpoint_policy(policy, noise=noise, seed=seed)
-            algorithm = f"vitamin_jax actor from {os.path.abspath(policy)} with Gaussian noise {noise}"
-    else:
-        policy_obj, algorithm = policy, type(policy).__name__
-
-    run_config = getattr(policy_obj, "config", None)  # a checkpoint policy reads states in its run's layout
-    layout = run_config.dataset.get("observation_layout", "d4rl") if run_config is not None else "d4rl"
-    to_state = functools.partial(envs.state_vector, state_keys=spec.d4rl_state_keys, layout=layout)
-    temp_root = tempfile.mkdtemp(prefix=_TEMP_PREFIX, dir=root)
-    Path(temp_root, _PID_FILE).write_text(str(os.getpid()))
-    previous = os.environ.get("MINARI_DATASETS_PATH")
-    try:
-        os.environ["MINARI_DATASETS_PATH"] = temp_root  # Minari writes under this root
-        collector = minari.DataCollector(raw_env, record_infos=False)
-        try:
-            _collect(collector, policy_obj, to_state, num_steps, seed,
-                     tqdm(total=num_steps, unit="step", desc=f"generate {dataset_id}", disable=not progress,
-                          mininterval=1.0))
-            metadata: dict = {}
-            if getattr(spec, "ref_min", None) is not None and getattr(spec, "ref_max", None) is not None:
-                metadata = dict(ref_min_score=float(spec.ref_min), ref_max_score=float(spec.ref_max))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # Minari nags about author e-mail etc.
-                collector.create_dataset(
-                    dataset_id=dataset_id, algorithm_name=algorithm, author="vitamin_jax",
-                    code_permalink="vitamin_jax/data/generate.py",
-                    description=(f"{num_steps} transitions of {spec.env_id} (dataset {spec.name}, kind "
-                                 f"{spec.dataset_kind}), policy: {algorithm}, seed {seed}; raw env rewards."),
-                    **metadata,
-                )
-        finally:
-            collector.close()
-        _install(Path(temp_root), root, dataset_id)
-    finally:
-        _restore_env(previous)
-        shutil.rmtree(temp_root, ignore_errors=True)
     return dataset_id
+
+
+def _policy_and_algorithm(policy: Union[str, Policy], action_space: Any, noise: float, seed: int) -> tuple:
+    """The `Policy` to roll and the algorithm name the dataset's metadata records for it."""
+    if not isinstance(policy, str):
+        return policy, type(policy).__name__
+    if policy == "random":
+        return RandomPolicy(action_space, seed), "uniform random actions in the action space (D4RL random)"
+    return (load_checkpoint_policy(policy, noise=noise, seed=seed),
+            f"vitamin_jax actor from {os.path.abspath(policy)} with Gaussian noise {noise}")
+
+
+def _state_function(spec: Any, policy: Policy) -> Any:
+    """Raw observation -> the flat state the policy reads (a checkpoint policy: in its run's layout)."""
+    run_config = getattr(policy, "config", None)
+    layout = run_config.dataset.get("observation_layout", "d4rl") if run_config is not None else "d4rl"
+    return functools.partial(envs.state_vector, state_keys=spec.d4rl_state_keys, layout=layout)
+
+
+def _collect_and_write(raw_env: Any, spec: Any, policy: Policy, algorithm: str, dataset_id: str, *,
+                       num_steps: int, seed: int, progress: bool) -> None:
+    """Roll `policy` in `raw_env` under a Minari DataCollector and write the dataset (under MINARI_DATASETS_PATH)."""
+    import minari
+    from tqdm import tqdm
+
+    collector = minari.DataCollector(raw_env, record_infos=False)
+    try:
+        _collect(collector, policy, _state_function(spec, policy), num_steps, seed,
+                 tqdm(total=num_steps, unit="step", desc=f"generate {dataset_id}", disable=not progress,
+                      mininterval=1.0))
+        metadata: dict = {}
+        if getattr(spec, "ref_min", None) is not None and getattr(spec, "ref_max", None) is not None:
+            metadata = dict(ref_min_score=float(spec.ref_min), ref_max_score=float(spec.ref_max))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # Minari nags about author e-mail etc.
+            collector.create_dataset(
+                dataset_id=dataset_id, algorithm_name=algorithm, author="vitamin_jax",
+                code_permalink="vitamin_jax/data/generate.py",
+                description=(f"{num_steps} transitions of {spec.env_id} (dataset {spec.name}, kind "
+                             f"{spec.dataset_kind}), policy: {algorithm}, seed {seed}; raw env rewards."),
+                **metadata,
+            )
+    finally:
+        collector.close()
 
 
 def _collect(collector: Any, policy: Policy, flatten: Any, num_steps: int, seed: int, bar: Any) -> None:
