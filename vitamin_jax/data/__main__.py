@@ -12,7 +12,15 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import time
 from typing import Optional, Sequence
+
+from vitamin_jax.data.generate import generate_dataset
+from vitamin_jax.data.loading import load_hdf5, load_minari, minari_root
+from vitamin_jax.data.preprocess import summarize
+from vitamin_jax.data.preset_summary import preset_summary
+from vitamin_jax.data.validation import check_finite
+from vitamin_jax.errors import DatasetError, UnknownDatasetError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,16 +47,9 @@ def _terminate(signum, frame):  # turn SIGTERM into an exception so temporary fi
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
-    from vitamin_jax.errors import DatasetError, UnknownDatasetError
-
     signal.signal(signal.SIGTERM, _terminate)
     try:
         if args.command == "generate":
-            import time
-
-            from vitamin_jax.data.generate import generate_dataset
-            from vitamin_jax.data.loading import minari_root
-
             t0 = time.time()
             dataset_id = generate_dataset(args.env, policy=args.policy, num_steps=args.num_steps,
                                           dataset_id=args.dataset_id, seed=args.seed, noise=args.noise,
@@ -56,19 +57,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"wrote Minari dataset {dataset_id} ({args.num_steps} transitions) to "
                   f"{minari_root() / dataset_id} in {time.time() - t0:.0f} s")
         elif args.env:
-            from vitamin_jax.data.preset_summary import preset_summary
-
             print("\n".join(preset_summary(args.dataset, args.env)))
         else:
-            from vitamin_jax.data.loading import load_hdf5, load_minari
-            from vitamin_jax.data.preprocess import summarize
-
             if args.dataset.endswith((".hdf5", ".h5")):
                 trajs = load_hdf5(args.dataset)
             else:
                 trajs = load_minari(args.dataset)
-            from vitamin_jax.data.validation import check_finite
-
             check_finite(trajs, args.dataset)
             print(f"{args.dataset}: {summarize(trajs)}")
     except (DatasetError, UnknownDatasetError) as e:

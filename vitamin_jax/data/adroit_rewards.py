@@ -25,6 +25,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from vitamin_jax import envs
 from vitamin_jax.data.replay import as_trajectory
 
 CHECK_EPISODES = 3  # the first episodes recomputed from their states
@@ -86,8 +87,6 @@ def _episode_states(infos: dict) -> Optional[list[dict]]:
 def recompute_episodes(dataset_id: str, spec: Any, indices: Sequence[int]) -> Optional[list[np.ndarray]]:
     """D4RL's rewards [T] of the given episodes from their recorded states; None if any lacks them."""
     import minari
-
-    from vitamin_jax import envs
 
     task = spec.hand_to_object_task
     env = envs.make_env(spec.name, raw=True).unwrapped

@@ -19,6 +19,7 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
+from vitamin_jax import envs
 from vitamin_jax.data.replay import as_trajectory
 from vitamin_jax.errors import DatasetError
 
@@ -87,9 +88,7 @@ def minari_exists(dataset_id: str) -> bool:
 def episode_to_trajectory(observations: Any, actions: np.ndarray, rewards: np.ndarray, terminations: np.ndarray,
                           truncations: np.ndarray) -> dict:
     """A Minari episode (T + 1 observations, dict ones flattened) as a trajectory dict."""
-    from vitamin_jax.envs import flatten_observation
-
-    obs = np.asarray(flatten_observation(observations), np.float32)
+    obs = np.asarray(envs.flatten_observation(observations), np.float32)
     steps = len(rewards)
     if obs.shape[0] != steps + 1:
         raise ValueError(f"episode has {obs.shape[0]} observations for {steps} steps (expected {steps + 1})")
@@ -211,8 +210,6 @@ def load_hdf5(path: str, max_episode_steps: Optional[int] = None) -> list[dict]:
 def load_trajectories(name: str, *, path: str = "", minari_id: str = "", download: bool = False,
                       seed: int = 0) -> LoadedDataset:
     """Trajectories of registry dataset `name`: path > minari_id > toy > registry id > generated id."""
-    from vitamin_jax import envs
-
     spec = envs.get_spec(name)
     if path:
         return LoadedDataset(load_hdf5(path, spec.max_episode_steps), f"hdf5 {path}")

@@ -19,7 +19,13 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
+from vitamin_jax import envs
+from vitamin_jax.data.generate import generate_if_missing
+from vitamin_jax.data.loading import load_from_config
+from vitamin_jax.data.relabel import apply as d4rl_task
 from vitamin_jax.data.replay import as_trajectory, trajectory_return
+from vitamin_jax.data.validation import check_finite, check_matches_env
+from vitamin_jax.envs.options import env_options
 
 STD_EPS = 1e-6
 TRIVIAL_KEEP = 9  # the original's counter keeps the first 9 one-step trajectories (count >= 10 skips)
@@ -165,13 +171,6 @@ def offline_data(config: Any, spec: Optional[Any] = None, *, verbose: bool = Tru
 
     Raises `vitamin_jax.data.loading.DatasetError` when the data is missing or unreadable.
     """
-    from vitamin_jax import envs
-    from vitamin_jax.data.generate import generate_if_missing
-    from vitamin_jax.data.loading import load_from_config
-    from vitamin_jax.data.relabel import apply as d4rl_task
-    from vitamin_jax.data.validation import check_finite, check_matches_env
-    from vitamin_jax.envs.options import env_options
-
     spec = spec if spec is not None else envs.get_spec(config.env_name)
     generate_if_missing(config, spec)
     loaded = load_from_config(config, spec)

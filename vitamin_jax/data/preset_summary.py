@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from vitamin_jax import envs
+from vitamin_jax.configuration import load_config
+from vitamin_jax.data.loading import load_from_config
 from vitamin_jax.data.preprocess import preprocess_as_configured, summarize
+from vitamin_jax.data.relabel import apply, success_fraction
 
 
 def preset_config(spec: Any):
     """The preset config of a registry dataset (`DatasetSpec.preset`: configs/<family>.py:<name>; toy: no name)."""
-    from vitamin_jax.configuration import load_config
-
     return load_config(spec.preset)
 
 
@@ -25,10 +27,6 @@ def preset_summary(dataset: str, env_name: str) -> list[str]:
     lengths and (mazes) the fraction of trajectories that reach the fixed goal. Then one line per
     relabelling note, then the summary after the preset's preprocessing (training units).
     """
-    from vitamin_jax import envs
-    from vitamin_jax.data.loading import load_from_config
-    from vitamin_jax.data.relabel import apply, success_fraction
-
     spec = envs.get_spec(env_name)
     config = preset_config(spec)
     if dataset.endswith((".hdf5", ".h5")):

@@ -27,6 +27,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from vitamin_jax import envs
+from vitamin_jax.data.adroit_rewards import to_d4rl_rewards
 from vitamin_jax.data.replay import as_trajectory
 from vitamin_jax.schema import check_enums
 
@@ -113,10 +115,8 @@ def to_d4rl_layout(trajectories: Sequence[dict], state_keys: Sequence[str]) -> l
 
     `state_keys`: the spec's `d4rl_state_keys`.
     """
-    from vitamin_jax.envs import goal_layout_to_d4rl
-
-    return [as_trajectory({**t, "observations": goal_layout_to_d4rl(np.asarray(t["observations"]), state_keys),
-                           "next_observations": goal_layout_to_d4rl(np.asarray(t["next_observations"]), state_keys)})
+    return [as_trajectory({**t, "observations": envs.goal_layout_to_d4rl(np.asarray(t["observations"]), state_keys),
+                           "next_observations": envs.goal_layout_to_d4rl(np.asarray(t["next_observations"]), state_keys)})
             for t in trajectories]
 
 
@@ -135,8 +135,6 @@ def apply(loaded: Any, spec: Any, config: Any) -> tuple[list[dict], list[str]]:
     door/hammer/relocate from Minari: rewards checked against D4RL's and relabelled where they
     differ (`config.dataset.adroit_rewards`). Everything else is returned unchanged.
     """
-    from vitamin_jax import envs
-
     trajectories, notes = list(loaded.trajectories), []
     dataset = config.dataset
     check_enums(config, ("dataset.observation_layout", "dataset.adroit_rewards"))  # also for unresolved configs
@@ -155,9 +153,7 @@ def apply(loaded: Any, spec: Any, config: Any) -> tuple[list[dict], list[str]]:
         if dataset.get("observation_layout", "d4rl") == "d4rl":
             trajectories = to_d4rl_layout(trajectories, spec.d4rl_state_keys)
     if spec.hand_to_object_task and dataset.get("adroit_rewards", "d4rl") == "d4rl":
-        from vitamin_jax.data import adroit_rewards
-
-        trajectories, note = adroit_rewards.to_d4rl_rewards(loaded.minari_id, trajectories, spec)
+        trajectories, note = to_d4rl_rewards(loaded.minari_id, trajectories, spec)
         if note:
             notes.append(note)
     return trajectories, notes

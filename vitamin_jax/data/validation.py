@@ -10,6 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from vitamin_jax import envs
 from vitamin_jax.errors import DatasetError
 
 CHECKED_FIELDS = ("observations", "actions", "rewards", "next_observations")
@@ -32,8 +33,6 @@ def check_matches_env(trajectories: Sequence[dict], spec: Any, source: str, env_
 
     `env_kwargs`: the run's `make_env` options (`vitamin_jax.envs.options.env_options(config)`).
     """
-    from vitamin_jax import envs
-
     env = envs.make_env(spec.name, **dict(env_kwargs or {}))
     try:
         obs_dim, act_dim = env.observation_space.shape[-1], env.action_space.shape[-1]
