@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 
 import gymnasium as gym
 import numpy as np
@@ -70,6 +72,24 @@ def test_registry_constants(name, family, env_id, limit, divisor, shift, rtg_sca
     assert (spec.reward_divisor, spec.reward_shift, spec.reward_scale) == (divisor, shift, rtg_scale)
     assert (spec.critic_layer_norm, spec.minari_id) == (layer_norm, minari_id)
     assert spec.is_goal_conditioned == (family in ("antmaze", "maze2d"))
+
+
+@pytest.mark.parametrize("name", PAPER_NAMES)
+def test_task_behaviour_fields_follow_the_family(name):
+    """The DatasetSpec fields make_env and the data pipeline read instead of testing `family`."""
+    spec = envs.get_spec(name)
+    prefix = name.split("-", 1)[0]
+    antmaze, maze2d = spec.family == "antmaze", spec.family == "maze2d"
+    assert spec.needs_gymnasium_robotics == (spec.family in ("adroit", "antmaze", "maze2d"))
+    assert (spec.ends_at_goal, spec.removes_trivial_trajs, spec.reports_success_rate) == (antmaze,) * 3
+    assert spec.ends_at_pen_drop == (prefix == "pen")
+    assert spec.hand_to_object_task == (prefix if prefix in ("door", "hammer", "relocate") else None)
+    assert spec.d4rl_state_keys == (("achieved_goal", "observation") if antmaze else ("observation",) if maze2d else ())
+    assert spec.maze_observation_dim == (27 if antmaze else 4 if maze2d else 0)
+    assert spec.builtin_dataset == (name == "toy")
+    per_env = spec.family in ("mujoco", "adroit")
+    assert (spec.env_label, spec.dataset_kind) == ((prefix, name.split("-", 1)[1]) if per_env else (name, "data"))
+    assert spec.preset == ("configs/toy.py" if name == "toy" else f"configs/{spec.family}.py:{name}")
 
 
 def test_specs_are_hashable_and_picklable():
@@ -427,3 +447,10 @@ def test_toy_envs_do_not_share_action_space_rngs():
     a, b = envs.make_env("toy", seed=1), envs.make_env("toy", seed=2)
     assert a.action_space is not b.action_space
     assert a.action_space.sample()[0] != b.action_space.sample()[0]
+
+
+def test_importing_envs_installs_no_mujoco_warning_hook_until_the_first_env():
+    code = ("from vitamin_jax.envs import make, make_env; hook = make._route_mujoco_warnings.cache_info; "
+            "before = hook().currsize; make_env('toy'); make_env('toy'); print(before, hook().currsize, hook().misses)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.split() == ["0", "1", "1"]
