@@ -41,8 +41,9 @@ def test_device_rings_equal_host_rings_after_every_add(monkeypatch, num_seeds):
     rng = np.random.default_rng(num_seeds)
     replay = run_replay(rng, num_seeds, replay_size=10)
     full_copies = []
-    original = replay._stacked
-    monkeypatch.setattr(replay, "_stacked", lambda capacity: full_copies.append(capacity) or original(capacity))
+    original = replay.device._stacked
+    monkeypatch.setattr(replay.device, "_stacked",
+                        lambda rings, capacity: full_copies.append(capacity) or original(rings, capacity))
     windows = jax.jit(device_replay.windows, static_argnums=2)
     for step in range(12):  # small adds wrap the rings; at step 6 one past the 4096 spare rows makes seed 0's grow
         for s in range(num_seeds):

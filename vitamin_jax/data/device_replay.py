@@ -12,7 +12,7 @@ and gathers, with no loop over samples.
 from __future__ import annotations
 
 import functools
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import flax.struct
 import jax
@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from vitamin_jax.constants import ACTION_LIMIT, MAX_TIMESTEP
-from vitamin_jax.data.replay import FlatTrajectories
+from vitamin_jax.data.replay import FlatTrajectories, ReplayBuffer
 from vitamin_jax.types import Batch
 
 PAD_DONE = 2.0  # the original's done value for padded slots
@@ -141,3 +141,78 @@ def windows(replay: ReplayArrays, start: jax.Array, context_len: int) -> Batch:
 
 def sample(replay: ReplayArrays, key: jax.Array, batch_size: int, context_len: int) -> Batch:
     return windows(replay, draw_starts(replay, key, batch_size), context_len)
+
+
+def capacity_bucket(rows: int) -> int:
+    """Device rows for a group of rings: the next power of two (few recompiles)."""
+    return 1 << max(10, int(rows - 1).bit_length())
+
+
+def write_bucket(rows: int) -> int:
+    """Padded length of an incremental write: the next power of two (few recompiles)."""
+    return 1 << max(8, int(rows - 1).bit_length())
+
+
+class DeviceReplay:
+    """The device copies a run samples from: the offline set, and every seed's online ring.
+
+    The online rings stay on the device between iterations in ring layout ([S, R] with R a
+    power of two): each call writes only the rows added since the previous one (a
+    fixed-shape, donated scatter, `write_rows`), and copies everything only when a ring grows
+    (docs/design.md#where-the-time-goes). `sharding` places the copies (replicated under data
+    parallelism; None: the default device).
+    """
+
+    def __init__(self, state_mean: np.ndarray, state_std: np.ndarray, reward_scale: float,
+                 sharding: Optional[Any] = None):
+        self.state_mean, self.state_std, self.reward_scale = state_mean, state_std, reward_scale
+        self._sharding = sharding
+        self._offline: Optional[ReplayArrays] = None
+        self._online: Optional[ReplayArrays] = None
+
+    def _put(self, tree: Any) -> Any:
+        return jax.device_put(tree, self._sharding) if self._sharding is not None else jax.device_put(tree)
+
+    def offline(self, flat: FlatTrajectories) -> ReplayArrays:
+        """The offline set on the device, shared by every seed; copied on the first call only."""
+        if self._offline is None:
+            self._offline = self._put(host_arrays(flat, self.state_mean, self.state_std, self.reward_scale))
+        return self._offline
+
+    def online(self, replays: Sequence[ReplayBuffer]) -> ReplayArrays:
+        """Every seed's ring stacked [S, R, ...]; only the rows written since the last call are copied."""
+        written = [r.take_written_rows() for r in replays]
+        capacity = capacity_bucket(max(r.rows for r in replays))
+        current = self._online
+        if current is None or current.rewards.shape[1] != capacity or any(w is None for w in written):
+            self._online = self._put(self._stacked(replays, capacity))
+        else:
+            self._online = self._write(replays, current, written)
+        return self._online
+
+    def forget_online(self) -> None:
+        """Drop the online copy (after a restore replaced the rings): the next call copies them whole."""
+        self._online = None
+
+    def _stacked(self, replays: Sequence[ReplayBuffer], capacity: int) -> ReplayArrays:
+        """Every ring, padded to `capacity` rows and stacked [S, capacity, ...] on the host."""
+        rings = [host_arrays(r.flat, self.state_mean, self.state_std, self.reward_scale, capacity) for r in replays]
+        return jax.tree.map(lambda *xs: np.stack(xs), *rings)
+
+    def _write(self, replays: Sequence[ReplayBuffer], current: ReplayArrays,
+               written: Sequence[np.ndarray]) -> ReplayArrays:
+        """Scatter the rows written since the last call into the device rings (padded to a bucket)."""
+        capacity = int(current.rewards.shape[1])
+        seed_index = np.concatenate([np.full(len(w), s, np.int32) for s, w in enumerate(written)])
+        row_index = np.concatenate(written).astype(np.int32)
+        pad = write_bucket(len(row_index)) - len(row_index)
+        flats = [r.flat for r in replays]
+        values = {}
+        for key in ROW_KEYS:
+            rows = np.concatenate([getattr(f, key)[w] for f, w in zip(flats, written)])
+            values[key] = np.concatenate([rows, np.zeros((pad,) + rows.shape[1:], rows.dtype)])
+        scalars = [np.array([getattr(f, k) for f in flats], np.int32) for k in ("head", "size", "rows")]
+        args = self._put((np.concatenate([seed_index, np.zeros(pad, np.int32)]),
+                          np.concatenate([row_index, np.full(pad, capacity, np.int32)]),  # out of range: dropped
+                          values, *scalars))
+        return write_rows(current, *args)
