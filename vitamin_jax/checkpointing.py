@@ -27,6 +27,9 @@ import numpy as np
 import orbax.checkpoint as ocp
 import xxhash
 
+from vitamin_jax import distributed
+from vitamin_jax.atomic import atomic_write
+
 DIGEST_FILE = "vitamin_digest.json"
 _DIGEST_FORMAT = 2  # written; every format here is still verified
 _LEAF_HASHERS = {1: hashlib.sha256, 2: xxhash.xxh3_128}  # format 1: checkpoints written before 2026-12-03
@@ -132,8 +135,6 @@ class Checkpointer:
 
         In a multi-process job only process 0 moves (`move`); every process then reloads.
         """
-        from vitamin_jax import distributed
-
         if move:
             os.makedirs(destination, exist_ok=True)
             os.replace(os.path.join(self.directory, str(step)), os.path.join(destination, str(step)))
@@ -153,8 +154,6 @@ class Checkpointer:
         makes every process return only once it is there). The digest hashes with xxh3 (about
         11 GB/s here, SHA-256 under 1): about 2% of a paper-size save (experiments/bench_checkpoint.py).
         """
-        from vitamin_jax import distributed
-
         self._check_space(step, agent, arrays)
         self.manager.save(
             step,
@@ -173,8 +172,6 @@ class Checkpointer:
     def _check_space(self, step: int, agent: Any, arrays: dict) -> None:
         """Refuse a save that cannot fit before orbax writes a byte (a full disk mid-save leaves
         orbax's writer threads printing hundreds of tracebacks). Every process agrees."""
-        from vitamin_jax import distributed
-
         latest = self.latest_step()
         # the previous step's size on disk is the best estimate (replay buffers only grow); else the raw bytes
         previous = _dir_bytes(self.step_dir(latest)) if latest is not None else 0
@@ -189,8 +186,6 @@ class Checkpointer:
                            f"then rerun to resume")
 
     def _write_digest(self, step: int, agent: Any, arrays: dict, meta: dict) -> None:
-        from vitamin_jax.atomic import atomic_write
-
         hasher = _LEAF_HASHERS[_DIGEST_FORMAT]
         record = {"format": _DIGEST_FORMAT, "files": _file_sizes(self.step_dir(step)),
                   "agent": tree_digest(agent, hasher), "arrays": tree_digest(arrays, hasher), "meta": _meta_digest(meta)}

@@ -112,7 +112,7 @@ def evaluate(run: Run, worker: RolloutWorker, logger: RunLogger, phase: str, ite
         "normalized_score_std": [float(np.std(s)) for s in scores],
         "length_mean": [float(r.lengths.mean()) for r in results],
     }
-    if envs.get_spec(c.env_name).family == "antmaze":
+    if envs.get_spec(c.env_name).reports_success_rate:
         per_seed["success_rate"] = [envs.success_rate(c.env_name, r.raw_returns) for r in results]
     transitions = run.loop.online_transitions
     record = {

@@ -17,6 +17,8 @@ from typing import Any, Optional
 
 import ml_collections
 
+from vitamin_jax import distributed
+from vitamin_jax.atomic import atomic_write
 from vitamin_jax.errors import WorkdirError
 
 CONFIG_FILE = "config.json"
@@ -149,9 +151,6 @@ class _NoLock:
 
 def save_config(workdir: str, config: ml_collections.ConfigDict) -> None:
     """Write the run's config.json (process 0), once the run is known to start or resume."""
-    from vitamin_jax import distributed
-    from vitamin_jax.atomic import atomic_write
-
     if distributed.is_primary():
         atomic_write(os.path.join(workdir, CONFIG_FILE), config.to_json_best_effort(indent=2))
 
@@ -164,8 +163,6 @@ def claim_workdir(workdir: str, config: ml_collections.ConfigDict):
     claims; then every other process checks its own config against the saved one (all
     processes must run one config). Returns the lock.
     """
-    from vitamin_jax import distributed
-
     def check_only():
         check_saved_config(workdir, config)
         return _NoLock()
