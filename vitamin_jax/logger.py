@@ -21,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vitamin_jax import distributed
+from vitamin_jax.atomic import atomic_write
 from vitamin_jax.timing import Timings
 
 METRICS_FILE = "metrics.jsonl"
@@ -48,11 +49,7 @@ def read_metrics(workdir: str) -> list[dict]:
 
 
 def _write_jsonl(path: str, rows: Iterable[dict]) -> None:
-    temp = path + ".tmp"
-    with open(temp, "w") as f:
-        for row in rows:
-            f.write(json.dumps(row) + "\n")
-    os.replace(temp, path)
+    atomic_write(path, "".join(json.dumps(row) + "\n" for row in rows))
 
 
 class RunLogger:

@@ -24,6 +24,7 @@ sys.path[1:1] = [ROOT, os.path.join(ROOT, "experiments")]
 import jax  # noqa: E402
 
 import peaks  # noqa: E402
+from vitamin_jax.atomic import atomic_write  # noqa: E402
 from profiles import PAPER, PROFILES, Profile  # noqa: E402
 
 PRESET = "configs/mujoco.py:hopper-random"
@@ -37,10 +38,7 @@ class Result(dict):
         self.path = path
 
     def save(self) -> None:
-        temp = self.path + ".tmp"
-        with open(temp, "w") as f:
-            json.dump(self, f, indent=2)
-        os.replace(temp, self.path)
+        atomic_write(self.path, json.dumps(self, indent=2))
 
 
 def use_sizes(profile: Profile, *modules) -> None:
