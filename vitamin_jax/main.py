@@ -8,16 +8,18 @@ exit with status 2.
 
 from __future__ import annotations
 
+import glob
+import os
 import sys
 
-from vitamin_jax.configuration import ensure_configs_importable
+from absl import app, flags, logging
 
-ensure_configs_importable()
+from vitamin_jax.allocator import reexec_with_tcmalloc
+from vitamin_jax.configuration import PROJECT_ROOT, config_module
+from vitamin_jax.errors import EXPECTED_ERRORS, ConfigError
+from vitamin_jax.overrides import define_config_flag, parse_command_line, parsed_config
 
-from absl import app, flags, logging  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
-
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file[:preset].", lock_config=True)
+_CONFIG = define_config_flag(flags.FLAGS)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (outputs, checkpoints); reused to resume.")
 
 
@@ -31,16 +33,14 @@ def main(argv) -> None:
     if len(argv) > 1:  # one line like every other bad input, not absl's usage page
         _fail(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint step at INFO
-    from vitamin_jax.errors import EXPECTED_ERRORS  # heavy imports after flag parsing
-    from vitamin_jax.train import train_and_evaluate
+    # lazy, both: they load jax (seconds), which must wait until run() re-executed under the allocator
+    from vitamin_jax.distributed import initialize_multi_host, is_primary  # loads jax: see above
+    from vitamin_jax.train import train_and_evaluate  # loads jax: see above
 
     try:
-        config = _CONFIG.value
-        config.env_name  # a config file that failed to load raises on first use
-    except OSError as e:  # config_flags defers a missing config file's error to here
-        _fail(" ".join(line.strip() for line in str(e).splitlines() if line.strip()))
-    from vitamin_jax.distributed import initialize_multi_host
-
+        config = parsed_config(_CONFIG)
+    except ConfigError as e:
+        _fail(str(e))
     initialize_multi_host(config.parallel)
     workdir = _WORKDIR.value or f"runs/{config.env_name}-{config.algo}-seed{config.seed}"
     try:
@@ -48,8 +48,6 @@ def main(argv) -> None:
     except EXPECTED_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    from vitamin_jax.distributed import is_primary
-
     if is_primary():
         print(format_summary(summary))
         print(f"outputs in {workdir} (metrics.jsonl, curve.png, tensorboard/, checkpoints/)")
@@ -58,26 +56,6 @@ def main(argv) -> None:
 def _fail(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
     sys.exit(2)
-
-
-def _unknown_overrides(argv: list[str]) -> list[str]:
-    """The `--config.a.b=...` overrides whose field does not exist in the config file."""
-    from vitamin_jax.configuration import load_config
-
-    spec = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), None)
-    if spec is None:
-        return []
-    config = load_config(spec)
-    unknown = []
-    for arg in argv:
-        if arg.startswith("--config."):
-            node = config
-            for part in arg[len("--config."):].split("=", 1)[0].split("."):
-                if not hasattr(node, "keys") or part not in node:
-                    unknown.append(arg.split("=", 1)[0][2:])
-                    break
-                node = node[part]
-    return unknown
 
 
 COMMON_FIELDS = (
@@ -97,11 +75,6 @@ COMMON_FIELDS = (
 
 def help_text() -> str:
     """The config files with their presets, and the fields most runs override."""
-    import glob
-    import os
-
-    from vitamin_jax.configuration import PROJECT_ROOT, config_module
-
     lines = [__doc__.splitlines()[0], "", "usage: python -m vitamin_jax.main --config=FILE[:PRESET] "
              "[--workdir=DIR] [--config.FIELD=VALUE ...]", "", "config files and their presets:"]
     for path in sorted(glob.glob(os.path.join(PROJECT_ROOT, "configs", "*.py"))):
@@ -117,27 +90,17 @@ def help_text() -> str:
 
 
 def parse_flags(argv: list[str]) -> list[str]:
-    """absl parsing with one-line errors (config_flags embeds tracebacks in its messages)."""
+    """--help, else absl parsing; a bad flag or override is one line and exit status 2 (vitamin_jax/overrides.py)."""
     if any(arg in ("-h", "--help", "--helpshort", "--helpfull", "-?") for arg in argv[1:]):
         print(help_text())
         sys.exit(0)
     try:
-        return flags.FLAGS(argv)
-    except flags.Error as e:
-        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
-        if any(line.startswith("Traceback") for line in lines):
-            lines = [lines[0].rstrip(":"), lines[-1]]
-        _fail(" ".join(lines))
-    except OSError as e:  # config_flags raises IOError for a missing config file
-        _fail(" ".join(line.strip() for line in str(e).splitlines() if line.strip()))
-    except (AttributeError, KeyError) as e:
-        unknown = _unknown_overrides(argv)
-        _fail(f"unknown config field {', '.join(unknown)}" if unknown else f"bad config override: {e}")
+        return parse_command_line(flags.FLAGS, argv)
+    except ConfigError as e:
+        _fail(str(e))
 
 
 def run() -> None:
-    from vitamin_jax.allocator import reexec_with_tcmalloc
-
     reexec_with_tcmalloc("vitamin_jax.main")
     flags.mark_flags_as_required(["config"])
     app.run(main, flags_parser=parse_flags)
