@@ -4,12 +4,13 @@ Why: `python -m vitamin_jax.main` and `python -m vitamin_jax.sweep` take the sam
 they go through the same parser, ml_collections' config_flags: a field's override is parsed by
 the field's own type (a float field's `1` is 1.0, a string field's `123` is '123'), and a bad
 or unknown override is refused with the same one line. Importing this module defines no flag:
-main defines its `--config` on absl's global FLAGS (`define_config_flag`).
+main defines its `--config` on absl's global FLAGS (`define_config_flag`), and
+`config_from_command_line` parses on a FlagValues of its own.
 """
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import ml_collections
 from absl import flags
@@ -59,6 +60,22 @@ def parsed_config(holder: flags.FlagHolder) -> ml_collections.ConfigDict:
     return config
 
 
+def config_from_command_line(spec: str, overrides: Sequence[str]) -> ml_collections.ConfigDict:
+    """The config `--config=spec` with `overrides` (`--config.FIELD=VALUE` arguments) gives the command line."""
+    argv = ["vitamin_jax", f"--{CONFIG_FLAG}={spec}", *overrides]
+    flag_values = flags.FlagValues()
+    holder = define_config_flag(flag_values, sys_argv=argv)
+    parse_command_line(flag_values, argv)
+    return parsed_config(holder)
+
+
+def override_values(spec: str, overrides: Sequence[str]) -> list[tuple[str, Any]]:
+    """(field, value) per overridden field, as the command line parses `overrides` for `--config=spec`."""
+    config = config_from_command_line(spec, overrides)
+    fields = dict.fromkeys(arg.split("=", 1)[0][len(OVERRIDE_PREFIX):] for arg in overrides)  # the last one wins
+    return [(field, _field(config, field)) for field in fields]
+
+
 def unknown_overrides(argv: Sequence[str]) -> list[str]:
     """The `--config.a.b=...` overrides whose field does not exist in the config file."""
     spec = next((a.split("=", 1)[1] for a in argv if a.startswith(f"--{CONFIG_FLAG}=")), None)
@@ -75,6 +92,13 @@ def unknown_overrides(argv: Sequence[str]) -> list[str]:
                     break
                 node = node[part]
     return unknown
+
+
+def _field(config: ml_collections.ConfigDict, field: str) -> Any:
+    node = config
+    for part in field.split("."):
+        node = node[part]
+    return node
 
 
 def _one_line(error: BaseException) -> str:

@@ -24,7 +24,6 @@ submits one job array and returns (rerun the command later to see the state).
 from __future__ import annotations
 
 import argparse
-import ast
 import contextlib
 import dataclasses
 import inspect
@@ -35,8 +34,22 @@ import time
 from typing import Any, Optional, Sequence
 
 import submitit
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
 
+from vitamin_jax import distributed, envs
+from vitamin_jax.allocator import reexec_with_tcmalloc
+from vitamin_jax.atomic import atomic_write
+from vitamin_jax.config_validation import resolve_config
+from vitamin_jax.configuration import PROJECT_ROOT, config_module, load_config
+from vitamin_jax.data.generate import generate_if_missing
 from vitamin_jax.data.loading import first_line
+from vitamin_jax.errors import EXPECTED_ERRORS, ConfigError, WorkdirError
+from vitamin_jax.logger import read_metrics
+from vitamin_jax.overrides import override_values
+from vitamin_jax.train import train_and_evaluate
+from vitamin_jax.workdir import WorkdirLock
 
 MANIFEST = "sweep.json"
 SUMMARY = "summary.json"  # written by a cell's job when its run reaches the budget (with the job's id)
@@ -50,6 +63,9 @@ class SweepError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Cell:
+    """One job of the grid: a preset, an algo and consecutive seeds. Submitted jobs carry it pickled
+    (by this name: a requeued Slurm job unpickles it), and its name is its workdir under --out."""
+
     preset: str
     algo: str
     seeds: tuple[int, ...]
@@ -97,11 +113,7 @@ def choose_presets(config_file: str, given: Optional[str]) -> tuple[list[str], s
     Without --presets: the default of `get_config`'s argument (what `--config=FILE` alone runs),
     named so that the cells' directories and sweep.json say which preset ran; a file whose
     `get_config` takes no preset (or defaults it to '') gets one preset-less set of cells ['']."""
-    from vitamin_jax.configuration import PROJECT_ROOT, config_module
-
-    path = config_file
-    if not os.path.exists(path) and os.path.exists(os.path.join(PROJECT_ROOT, path)):
-        path = os.path.join(PROJECT_ROOT, path)  # as load_config finds it
+    path = _config_path(config_file)
     if not os.path.isfile(path):
         raise SweepError(f"--config={config_file}: config file not found (give a file; presets go in --presets)")
     try:
@@ -126,6 +138,13 @@ def choose_presets(config_file: str, given: Optional[str]) -> tuple[list[str], s
     return [default], "config default"
 
 
+def _config_path(config_file: str) -> str:
+    """The file `config_file` names, from the current directory or else the project root, as load_config finds it."""
+    if not os.path.exists(config_file) and os.path.exists(os.path.join(PROJECT_ROOT, config_file)):
+        return os.path.join(PROJECT_ROOT, config_file)
+    return config_file
+
+
 def describe_presets(config_file: str, presets: Sequence[str], source: str) -> str:
     """The presets line of the printed table: which presets ran, and why those."""
     if source == "no presets":
@@ -135,23 +154,21 @@ def describe_presets(config_file: str, presets: Sequence[str], source: str) -> s
     return f"presets {', '.join(presets)}"
 
 
-def parse_override(text: str) -> tuple[str, Any]:
-    """'--config.a.b=VALUE' -> ('a.b', value), the value read as a Python literal when it is one."""
-    body = text[len("--config."):]
-    if "=" not in body:
-        raise SweepError(f"{text}: overrides are --config.FIELD=VALUE")
-    field, raw = body.split("=", 1)
+def parse_overrides(config_file: str, preset: str, config_args: Sequence[str]) -> list[tuple[str, Any]]:
+    """The `--config.FIELD=VALUE` arguments as (field, value), read as `python -m vitamin_jax.main` reads them
+    (vitamin_jax/overrides.py: the field's own type, the same one-line errors) against `preset`'s config;
+    the presets of one file share their fields, and cell_config checks each cell's."""
+    if not config_args:
+        return []
     try:
-        value = ast.literal_eval(raw)
-    except (ValueError, SyntaxError):
-        value = {"true": True, "false": False}.get(raw.lower(), raw)
-    return field, value
+        return override_values(_config_path(config_file) + (f":{preset}" if preset else ""), config_args)
+    except ConfigError as e:
+        raise SweepError(str(e)) from None
 
 
 def cell_config(config_file: str, cell: Cell, overrides: Sequence[tuple[str, Any]]):
-    """The config of one cell: the preset, the algo, its first seed and seed count, then the overrides."""
-    from vitamin_jax.configuration import load_config
-
+    """The config of one cell: the preset, the algo, its first seed and seed count, then the overrides
+    ((field, value) pairs, as parse_overrides reads them)."""
     config = load_config(f"{config_file}:{cell.preset}")
     config.algo = cell.algo
     config.seed = cell.seeds[0]
@@ -177,9 +194,6 @@ class CellJob(submitit.helpers.Checkpointable):
     """A cell's run; on preemption or timeout submitit requeues it with the same arguments (it resumes)."""
 
     def __call__(self, config_file: str, cell: Cell, overrides: list, workdir: str) -> dict:
-        from vitamin_jax import distributed
-        from vitamin_jax.train import train_and_evaluate
-
         config = cell_config(config_file, cell, overrides)
         distributed.initialize_multi_host(config.parallel)  # a multi-task Slurm job: one process per task
         summary = train_and_evaluate(config, workdir)
@@ -189,10 +203,7 @@ class CellJob(submitit.helpers.Checkpointable):
             job_id = str(submitit.JobEnvironment().job_id)
         except (RuntimeError, KeyError):
             job_id = None
-        temp = os.path.join(workdir, SUMMARY + ".tmp")
-        with open(temp, "w") as f:
-            json.dump({**summary, "job_id": job_id}, f, indent=1)
-        os.replace(temp, os.path.join(workdir, SUMMARY))
+        atomic_write(os.path.join(workdir, SUMMARY), json.dumps({**summary, "job_id": job_id}, indent=1))
         return summary
 
 
@@ -207,8 +218,6 @@ def finished_summary(workdir: str, budget: int) -> Optional[dict]:
 
 
 def latest_score(workdir: str) -> Optional[float]:
-    from vitamin_jax.logger import read_metrics
-
     records = read_metrics(workdir)
     return records[-1]["normalized_score"] if records else None
 
@@ -226,9 +235,6 @@ def last_log_line(job: Any) -> str:
 
 def prepare_datasets(configs: Sequence[Any]) -> None:
     """Generate missing random-policy datasets once, here, before jobs that would race to write them."""
-    from vitamin_jax import envs
-    from vitamin_jax.data.generate import generate_if_missing
-
     done = set()
     for config in configs:
         key = (config.env_name, config.dataset.minari_id, config.dataset.generate_num_steps)
@@ -253,18 +259,12 @@ def load_manifest(out: str) -> dict:
 
 
 def save_manifest(out: str, manifest: dict) -> None:
-    temp = os.path.join(out, MANIFEST + ".tmp")
-    with open(temp, "w") as f:
-        json.dump(manifest, f, indent=1)
-    os.replace(temp, os.path.join(out, MANIFEST))
+    atomic_write(os.path.join(out, MANIFEST), json.dumps(manifest, indent=1))
 
 
 def lock_sweep(out: str):
     """Create `out` and hold `out/.sweep.lock`: two sweeps on one directory would run (and fail) each
     other's cells and overwrite each other's sweep.json. The workdirs' lock, so the kernel frees it."""
-    from vitamin_jax.errors import WorkdirError
-    from vitamin_jax.workdir import WorkdirLock
-
     try:
         os.makedirs(out, exist_ok=True)
         return WorkdirLock(out, LOCK_FILE, busy="sweep directory {dir} is in use by another sweep (pid {pid}); "
@@ -315,9 +315,7 @@ def sbatch_lines(params: dict, array_size: int) -> list[str]:
     return lines
 
 
-def _table(rows: list[tuple[str, str, str]], title: str = "sweep"):
-    from rich.table import Table
-
+def _table(rows: list[tuple[str, str, str]], title: str = "sweep") -> Table:
     table = Table(title=title)
     for column in ("cell", "state", "score"):
         table.add_column(column)
@@ -331,9 +329,6 @@ def _table(rows: list[tuple[str, str, str]], title: str = "sweep"):
 def run_local(out: str, config_file: str, todo: list[Cell], overrides: list, manifest: dict, max_parallel: int,
               timeout_min: int, progress: bool, title: str = "sweep") -> list[tuple[Cell, str]]:
     """Run `todo` with submitit's local executor, at most `max_parallel` at a time; [(cell, log line)] of failures."""
-    from rich.console import Console
-    from rich.live import Live
-
     executor = submitit.LocalExecutor(folder=os.path.join(out, "logs"))
     executor.update_parameters(timeout_min=timeout_min)
     pending, running, failed = list(todo), {}, []
@@ -411,17 +406,33 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
 
 
-def _run(args, config_args: list[str], slurm_args: list[str]) -> int:
-    from vitamin_jax.config_validation import resolve_config
-    from vitamin_jax.errors import EXPECTED_ERRORS
+@dataclasses.dataclass(frozen=True)
+class Grid:
+    """The cells one sweep command asks for, each with its resolved config, and where they come from."""
 
-    overrides = [parse_override(a) for a in config_args]
+    cells: list  # Cell
+    configs: dict  # cell name -> its resolved config
+    overrides: list  # (field, value), as parse_overrides reads the --config.* arguments
+    presets: list
+    presets_from: str  # choose_presets' source
+    algos: list
+    seeds: list
+    title: str  # of the printed table
+
+
+def parse_slurm_options(slurm_args: Sequence[str]) -> dict:
+    """--slurm.KEY=VALUE arguments -> {KEY: VALUE}, KEY one of SLURM_OPTIONS."""
     slurm = {}
     for a in slurm_args:
         key, _, value = a[len("--slurm."):].partition("=")
         if key not in SLURM_OPTIONS or not value:
             raise SweepError(f"{a}: Slurm options are --slurm.{{{','.join(SLURM_OPTIONS)}}}=VALUE")
         slurm[key] = value
+    return slurm
+
+
+def plan_grid(args: argparse.Namespace, config_args: Sequence[str]) -> Grid:
+    """The grid of the command line; every cell's config must resolve before anything runs."""
     if args.seeds_per_job < 1 or args.max_parallel < 1:
         raise SweepError("--seeds-per-job and --max-parallel must be >= 1")
     seeds = parse_seeds(args.seeds)
@@ -429,74 +440,92 @@ def _run(args, config_args: list[str], slurm_args: list[str]) -> int:
     if not algos:
         raise SweepError(f"--algos={args.algos!r} names no algorithm; give e.g. --algos=td3_odt,odt")
     presets, source = choose_presets(args.config, args.presets)
+    overrides = parse_overrides(args.config, presets[0], config_args)
     cells = make_cells(presets, algos, seeds, args.seeds_per_job)
     configs = {}
-    for cell in cells:  # every cell's config must resolve before anything runs
+    for cell in cells:
         try:
             configs[cell.name] = resolve_config(cell_config(args.config, cell, overrides))
         except EXPECTED_ERRORS + (ValueError, FileNotFoundError) as e:
             raise SweepError(f"cell {cell.name}: {first_line(e) or type(e).__name__}") from None
+    return Grid(cells, configs, overrides, presets, source, algos, seeds,
+                title=f"sweep: {describe_presets(args.config, presets, source)}")
+
+
+def finished_cells(grid: Grid, out: str) -> dict:
+    """Cell name -> summary of each cell whose workdir under `out` reached its config's budget."""
+    budgets = {c.name: int(grid.configs[c.name].online.max_online_transitions) for c in grid.cells}
+    summaries = {c.name: finished_summary(os.path.join(out, c.name), budgets[c.name]) for c in grid.cells}
+    return {name: summary for name, summary in summaries.items() if summary is not None}
+
+
+def dry_run(grid: Grid, out: str, executor: str, params: dict) -> int:
+    """Print which cells would run, and the sbatch options of a Slurm array; write nothing."""
+    finished = finished_cells(grid, out)
+    todo = [c for c in grid.cells if c.name not in finished]
+    print(grid.title)
+    for cell in grid.cells:
+        print(f"{cell.name}: {'finished' if cell.name in finished else 'to run'}")
+    print(f"{len(todo)} of {len(grid.cells)} cells to run with the {executor} executor")
+    if executor == "slurm" and todo:
+        print("\n".join(sbatch_lines(params, len(todo))))
+    return 0
+
+
+def _run(args, config_args: list[str], slurm_args: list[str]) -> int:
+    slurm = parse_slurm_options(slurm_args)
+    grid = plan_grid(args, config_args)
     out = os.path.abspath(args.out)
-    title = f"sweep: {describe_presets(args.config, presets, source)}"
-
-    def finished_cells() -> dict:
-        budgets = {c.name: int(configs[c.name].online.max_online_transitions) for c in cells}
-        summaries = {c.name: finished_summary(os.path.join(out, c.name), budgets[c.name]) for c in cells}
-        return {name: summary for name, summary in summaries.items() if summary is not None}
-
     params = slurm_parameters(slurm, args.max_parallel) if args.executor == "slurm" else {}
     if args.dry_run:
-        finished = finished_cells()
-        todo = [c for c in cells if c.name not in finished]
-        print(title)
-        for cell in cells:
-            print(f"{cell.name}: {'finished' if cell.name in finished else 'to run'}")
-        print(f"{len(todo)} of {len(cells)} cells to run with the {args.executor} executor")
-        if args.executor == "slurm" and todo:
-            print("\n".join(sbatch_lines(params, len(todo))))
-        return 0
+        return dry_run(grid, out, args.executor, params)
     created = not os.path.exists(out)
     lock = lock_sweep(out)  # before anything is read or written: only the holder's view of the cells is true
     try:
-        finished = finished_cells()
-        todo = [c for c in cells if c.name not in finished]
-        try:
-            prepare_datasets([configs[c.name] for c in todo])
-        except EXPECTED_ERRORS as e:
-            if created:  # leave no directory behind for a sweep that never started
-                with contextlib.suppress(OSError):
-                    os.remove(lock.path)
-                    os.rmdir(out)
-            raise SweepError(first_line(e) or type(e).__name__) from None
-        print(title)
-        manifest = load_manifest(out)
-        manifest.update(config=args.config, presets=[p for p in presets if p], presets_from=source, algos=algos,
-                        seeds=seeds, seeds_per_job=args.seeds_per_job,
-                        overrides=[f"{f}={v!r}" for f, v in overrides], executor=args.executor)
-        update_cell_entries(manifest, out, cells, finished)
-        save_manifest(out, manifest)
+        todo, manifest = start_sweep(args, grid, out, lock, created)
         if not todo:
-            print(f"all {len(cells)} cells finished; report: python -m vitamin_jax.report {out}")
+            print(f"all {len(grid.cells)} cells finished; report: python -m vitamin_jax.report {out}")
             return 0
         if args.executor == "slurm":
-            submit_slurm(out, args.config, todo, overrides, manifest, params)
+            submit_slurm(out, args.config, todo, grid.overrides, manifest, params)
             return 0
-        failed = run_local(out, args.config, todo, overrides, manifest, args.max_parallel, args.timeout_min,
-                           not args.no_progress, title)
+        failed = run_local(out, args.config, todo, grid.overrides, manifest, args.max_parallel, args.timeout_min,
+                           not args.no_progress, grid.title)
     finally:
         lock.release()
     print()
     if failed:
-        print(f"{len(failed)} of {len(cells)} cells failed:", file=sys.stderr)
+        print(f"{len(failed)} of {len(grid.cells)} cells failed:", file=sys.stderr)
         for cell, line in failed:
             print(f"  {cell.name}: {line}", file=sys.stderr)
         return 1
-    print(f"all {len(cells)} cells finished; report: python -m vitamin_jax.report {out}")
+    print(f"all {len(grid.cells)} cells finished; report: python -m vitamin_jax.report {out}")
     return 0
 
 
-if __name__ == "__main__":
-    from vitamin_jax.allocator import reexec_with_tcmalloc
+def start_sweep(args: argparse.Namespace, grid: Grid, out: str, lock: WorkdirLock,
+                created: bool) -> tuple[list[Cell], dict]:
+    """With `out` held: the cells left to run, their datasets made, the title printed and sweep.json written."""
+    finished = finished_cells(grid, out)
+    todo = [c for c in grid.cells if c.name not in finished]
+    try:
+        prepare_datasets([grid.configs[c.name] for c in todo])
+    except EXPECTED_ERRORS as e:
+        if created:  # leave no directory behind for a sweep that never started
+            with contextlib.suppress(OSError):
+                os.remove(lock.path)
+                os.rmdir(out)
+        raise SweepError(first_line(e) or type(e).__name__) from None
+    print(grid.title)
+    manifest = load_manifest(out)
+    manifest.update(config=args.config, presets=[p for p in grid.presets if p], presets_from=grid.presets_from,
+                    algos=grid.algos, seeds=grid.seeds, seeds_per_job=args.seeds_per_job,
+                    overrides=[f"{f}={v!r}" for f, v in grid.overrides], executor=args.executor)
+    update_cell_entries(manifest, out, grid.cells, finished)
+    save_manifest(out, manifest)
+    return todo, manifest
 
+
+if __name__ == "__main__":
     reexec_with_tcmalloc("vitamin_jax.sweep")  # its local cells inherit the allocator
     sys.exit(main())
