@@ -81,6 +81,7 @@ def test_task_behaviour_fields_follow_the_family(name):
     prefix = name.split("-", 1)[0]
     antmaze, maze2d = spec.family == "antmaze", spec.family == "maze2d"
     assert spec.needs_gymnasium_robotics == (spec.family in ("adroit", "antmaze", "maze2d"))
+    assert spec.uses_mujoco == (name != "toy")
     assert (spec.ends_at_goal, spec.removes_trivial_trajs, spec.reports_success_rate) == (antmaze,) * 3
     assert spec.ends_at_pen_drop == (prefix == "pen")
     assert spec.hand_to_object_task == (prefix if prefix in ("door", "hammer", "relocate") else None)
@@ -449,8 +450,9 @@ def test_toy_envs_do_not_share_action_space_rngs():
     assert a.action_space.sample()[0] != b.action_space.sample()[0]
 
 
-def test_importing_envs_installs_no_mujoco_warning_hook_until_the_first_env():
-    code = ("from vitamin_jax.envs import make, make_env; hook = make._route_mujoco_warnings.cache_info; "
-            "before = hook().currsize; make_env('toy'); make_env('toy'); print(before, hook().currsize, hook().misses)")
+def test_importing_envs_installs_no_mujoco_warning_hook_until_the_first_mujoco_env():
+    code = ("import sys; from vitamin_jax.envs import make, make_env; hook = make._route_mujoco_warnings.cache_info; "
+            "before = hook().currsize; make_env('toy'); toy = hook().currsize, 'mujoco' in sys.modules; "
+            "make_env('hopper-random'); make_env('hopper-random'); print(before, *toy, hook().currsize, hook().misses)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0 and result.stdout.split() == ["0", "1", "1"]
+    assert result.returncode == 0 and result.stdout.split() == ["0", "0", "False", "1", "1"], result.stderr

@@ -7,7 +7,6 @@ import warnings
 from typing import Optional
 
 import gymnasium as gym
-import mujoco  # at import, as before: it reads MUJOCO_GL then (vitamin_jax.evaluate sets it later)
 import numpy as np
 
 from vitamin_jax.envs.registry import GOAL_RADIUS, DatasetSpec, get_spec
@@ -36,9 +35,13 @@ def _route_mujoco_warnings() -> None:
     By default MuJoCo prints them on every model load (HalfCheetah-v5 triggers one per
     environment) and appends them to MUJOCO_LOG.TXT in the working directory. The
     'settotalmass' deprecation comes from gymnasium's own model files, on every MuJoCo run,
-    and is nothing a user can act on: it is dropped. Installed by the first make_env (cached:
-    once per process), not at import, so importing vitamin_jax.envs sets no global hook.
+    and is nothing a user can act on: it is dropped. Installed by the first MuJoCo make_env
+    (cached: once per process), not at import, so importing vitamin_jax.envs sets no global hook.
     """
+    # mujoco loads the MUJOCO_GL backend when imported: here, inside make_env, a missing one fails
+    # where vitamin_jax.evaluate.check_video catches it (its import of envs must not fail).
+    import mujoco
+
     seen: set = set()
 
     def on_warning(message: str) -> None:
@@ -110,7 +113,8 @@ def make_env(name: str, seed: Optional[int] = None, delayed_reward: int = 0, *, 
 
 def _gymnasium_env(spec: DatasetSpec, name: str, legacy_env: bool, render_mode: Optional[str]) -> gym.Env:
     """gymnasium.make of the spec's env (or its `legacy_env`, zero-padded as D4RL's files), with D4RL's time limit."""
-    _route_mujoco_warnings()
+    if spec.uses_mujoco:
+        _route_mujoco_warnings()
     if spec.needs_gymnasium_robotics:
         _register_robotics()
     env_id, kwargs = spec.env_id, dict(spec.env_kwargs)

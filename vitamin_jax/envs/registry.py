@@ -153,6 +153,7 @@ class DatasetSpec:
     maze_scaling: float = 0.0  # mazes: gymnasium-robotics' maze_size_scaling (AntMaze 4, PointMaze 1)
     legacy_env: Optional[EnvVersion] = None  # reproduces D4RL's hdf5 dims where env_id does not (ant)
     # Task behaviour, read by make_env and the data pipeline instead of testing `family`:
+    uses_mujoco: bool = False  # a MuJoCo simulation (all but the toy): make_env routes MuJoCo's warnings first
     needs_gymnasium_robotics: bool = False  # env_id is registered by importing gymnasium_robotics
     ends_at_goal: bool = False  # AntMaze: episodes end at the goal (env), data splits after every goal row (relabel)
     ends_at_pen_drop: bool = False  # pen: D4RL's episode ends when the pen drops (PenDropTermination)
@@ -273,7 +274,7 @@ def _task_behaviour(row: _Row, name: str, kind: str) -> dict:
     per_env = row.family in ("mujoco", "adroit")  # dataset names are '<env>-<kind>'
     antmaze = row.family == "antmaze"
     return dict(
-        needs_gymnasium_robotics=row.family in ("adroit", "antmaze", "maze2d"),
+        uses_mujoco=row.family != "toy", needs_gymnasium_robotics=row.family in ("adroit", "antmaze", "maze2d"),
         ends_at_goal=antmaze, ends_at_pen_drop=row.prefix == "pen",
         hand_to_object_task=row.prefix if row.prefix in _HAND_TO_OBJECT_TASKS else None,
         d4rl_state_keys=_D4RL_STATE_KEYS.get(row.family, ()),
