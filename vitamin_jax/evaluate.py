@@ -127,12 +127,15 @@ def _drop_episode_suffix(directory: str) -> None:
             os.replace(os.path.join(directory, name), os.path.join(directory, name[: -len(suffix)] + ".mp4"))
 
 
-def summarize(config, results: list, seeds: list) -> dict:
+def score_summary(config, results: list, seeds: list) -> dict:
     """{'seeds': [{seed, episode_seed, return, normalized_score, length: {mean, std, min, max}}], 'mean': ...}.
 
     `seed` is the trained agent's (the run's seed + its vmap index), `episode_seed` the stream drawn."""
-    stats = lambda x: {"mean": float(np.mean(x)), "std": float(np.std(x)), "min": float(np.min(x)),
-                       "max": float(np.max(x))}
+
+    def stats(x) -> dict:  # in float64: the mean of equal float32 returns must not exceed their max
+        x = np.asarray(x, np.float64)
+        return {"mean": float(np.mean(x)), "std": float(np.std(x)), "min": float(np.min(x)), "max": float(np.max(x))}
+
     rows = []
     for s, r in enumerate(results):
         scores = np.asarray(envs.normalized_score(config.env_name, r.raw_returns), np.float64)
@@ -168,7 +171,7 @@ def evaluate_workdir(workdir: str, step: Optional[int] = None, episodes: Optiona
     target = config.online.eval_rtg if target_return is None else target_return
     seeds = episode_seeds(config, seed)
     results = rollout(config, saved, episodes, target, seeds, video)
-    summary = summarize(config, results, seeds)
+    summary = score_summary(config, results, seeds)
     summary.update(workdir=workdir, global_iteration=int(saved.global_iteration), target_return=float(target))
     return summary
 
