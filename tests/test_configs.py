@@ -106,3 +106,13 @@ def test_fields_added_to_the_schema_are_checked(field, value, message):
     config[section][name] = value
     with pytest.raises(ConfigError, match=re.escape(message)):
         resolve_config(config)
+
+
+@pytest.mark.parametrize("dims", [(), (256, 0), (256, "wide"), (256, True)])
+def test_critic_hidden_dims_must_be_positive_integers(dims):
+    config = load_config("configs/mujoco.py:hopper-medium")
+    config.critic.hidden_dims = dims
+    with pytest.raises(ConfigError, match=r"config\.critic\.hidden_dims=.* must be a non-empty tuple of positive"):
+        resolve_config(config)
+    config.critic.hidden_dims = (64, 32)
+    assert resolve_config(config).critic.hidden_dims == (64, 32)

@@ -38,6 +38,10 @@ def _fill_registry_defaults(c: ml_collections.ConfigDict) -> None:
 
 def _check_cross_field_rules(c: ml_collections.ConfigDict) -> None:
     """Rules between fields, after each field is known to be in its own range."""
+    dims = c.critic.hidden_dims
+    check(isinstance(dims, (tuple, list)) and len(dims) > 0
+          and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in dims),
+          f"config.critic.hidden_dims={dims!r} must be a non-empty tuple of positive integers, e.g. (256, 256)")
     m = c.model
     check(m.embed_dim % m.n_head == 0, f"config.model.embed_dim={m.embed_dim} is not divisible by n_head={m.n_head}")
     check(m.eval_context_length <= m.context_len,

@@ -22,12 +22,18 @@ def ensure_configs_importable() -> None:
         sys.path.insert(0, PROJECT_ROOT)
 
 
+def find_config_file(path: str) -> str:
+    """`path` from the current directory, or else from the project root (`configs/...` from anywhere)."""
+    if not os.path.exists(path) and os.path.exists(os.path.join(PROJECT_ROOT, path)):
+        return os.path.join(PROJECT_ROOT, path)
+    return path
+
+
 def load_config(spec: str) -> ml_collections.ConfigDict:
     """Load `path[:preset]`; a relative path is tried from the cwd, then the project root."""
     ensure_configs_importable()
     path, _, preset = spec.partition(":")
-    if not os.path.exists(path) and os.path.exists(os.path.join(PROJECT_ROOT, path)):
-        path = os.path.join(PROJECT_ROOT, path)
+    path = find_config_file(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"config file not found: {path}")
     module = config_module(path)

@@ -42,7 +42,7 @@ from vitamin_jax import distributed, envs
 from vitamin_jax.allocator import reexec_with_tcmalloc
 from vitamin_jax.atomic import atomic_write
 from vitamin_jax.config_validation import resolve_config
-from vitamin_jax.configuration import PROJECT_ROOT, config_module, load_config
+from vitamin_jax.configuration import config_module, find_config_file, load_config
 from vitamin_jax.data.generate import generate_if_missing
 from vitamin_jax.data.loading import first_line
 from vitamin_jax.errors import EXPECTED_ERRORS, ConfigError, WorkdirError
@@ -113,7 +113,7 @@ def choose_presets(config_file: str, given: Optional[str]) -> tuple[list[str], s
     Without --presets: the default of `get_config`'s argument (what `--config=FILE` alone runs),
     named so that the cells' directories and sweep.json say which preset ran; a file whose
     `get_config` takes no preset (or defaults it to '') gets one preset-less set of cells ['']."""
-    path = _config_path(config_file)
+    path = find_config_file(config_file)
     if not os.path.isfile(path):
         raise SweepError(f"--config={config_file}: config file not found (give a file; presets go in --presets)")
     try:
@@ -138,13 +138,6 @@ def choose_presets(config_file: str, given: Optional[str]) -> tuple[list[str], s
     return [default], "config default"
 
 
-def _config_path(config_file: str) -> str:
-    """The file `config_file` names, from the current directory or else the project root, as load_config finds it."""
-    if not os.path.exists(config_file) and os.path.exists(os.path.join(PROJECT_ROOT, config_file)):
-        return os.path.join(PROJECT_ROOT, config_file)
-    return config_file
-
-
 def describe_presets(config_file: str, presets: Sequence[str], source: str) -> str:
     """The presets line of the printed table: which presets ran, and why those."""
     if source == "no presets":
@@ -161,7 +154,7 @@ def parse_overrides(config_file: str, preset: str, config_args: Sequence[str]) -
     if not config_args:
         return []
     try:
-        return override_values(_config_path(config_file) + (f":{preset}" if preset else ""), config_args)
+        return override_values(find_config_file(config_file) + (f":{preset}" if preset else ""), config_args)
     except ConfigError as e:
         raise SweepError(str(e)) from None
 
