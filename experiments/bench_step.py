@@ -8,6 +8,7 @@ cost analysis of the compiled single-update step. Run with `make bench`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -62,10 +63,14 @@ def timed(fn, reps: int) -> np.ndarray:
     return np.array(times)
 
 
-def bench_update(algo: str, size: str, batch_size: int, reps: int) -> dict:
-    """Compile time, ms per update and FLOP of one jitted update (one actor update)."""
+def bench_update(algo: str, size: str, batch_size: int, reps: int, prune_last_block: bool = True) -> dict:
+    """Compile time, ms per update and FLOP of one jitted update (one actor update).
+
+    `prune_last_block=False` times the actor as it was before its last block computed the
+    state tokens only (vitamin_jax/networks/transformer.py), for before/after tables."""
     config = make_config(algo, size, batch_size)
     learner = Learner.from_config(config, STATE_DIM, ACT_DIM, critic_layer_norm=False)
+    learner = dataclasses.replace(learner, actor=learner.actor.clone(prune_last_block=prune_last_block))
     state = learner.init(jax.random.PRNGKey(0))
     batches = jax.device_put(random_batches((learner.actor_update_interval,), batch_size, config.model.context_len))
     coeffs = phase_coefficients(config, "online")

@@ -86,6 +86,26 @@ def test_dropout_only_when_not_deterministic():
     assert np.abs(np.asarray(train[0]) - np.asarray(train[1])).max() > 1e-4
 
 
+@pytest.mark.parametrize("stochastic", [False, True])
+@pytest.mark.parametrize("deterministic", [True, False])
+def test_the_pruned_last_block_gives_every_token_models_actions(stochastic, deterministic):
+    """The last block computes the state tokens only: same actions (and dropout draws) as every token."""
+    kwargs = dict(embed_dim=32, n_layer=3, n_head=4, dropout=0.3, stochastic=stochastic)
+    full = DecisionTransformer(S, A, **kwargs, prune_last_block=False)
+    pruned = DecisionTransformer(S, A, **kwargs)
+    assert pruned.prune_last_block  # the default
+    x = make_inputs(4)
+    params = full.init(jax.random.PRNGKey(0), **x, deterministic=True)
+    rngs = {"dropout": jax.random.PRNGKey(7)}
+    want = full.apply(params, **x, deterministic=deterministic, rngs=rngs)
+    got = pruned.apply(params, **x, deterministic=deterministic, rngs=rngs)
+    np.testing.assert_allclose(got.action, want.action, atol=1e-6)
+    if stochastic:
+        np.testing.assert_allclose(got.log_std, want.log_std, atol=1e-6)
+    other = pruned.apply(params, **x, deterministic=deterministic, rngs={"dropout": jax.random.PRNGKey(8)})
+    assert (np.abs(np.asarray(other.action) - np.asarray(want.action)).max() > 1e-4) != deterministic
+
+
 def test_heads_output_ranges(small_model):
     model, params, apply = small_model
     out = apply(params, make_inputs(4))

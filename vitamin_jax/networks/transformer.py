@@ -2,7 +2,8 @@
 
 Tokens are interleaved per step as (R_t, s_t, a_t); the action for step t is read from the
 hidden state at the *state* token, so it sees R_<=t, s_<=t, a_<t. Pre-LayerNorm GPT-2
-blocks with a ReLU MLP, no positional embedding unless `ordering` is set.
+blocks with a ReLU MLP, no positional embedding unless `ordering` is set. Only the state
+tokens of the last block are read, so it computes only those (docs/design.md#actor-network).
 """
 
 from __future__ import annotations
@@ -36,6 +37,17 @@ class PolicyOutput:
     log_std: Optional[jax.Array] = None
 
 
+def _dropout_rows(dropout: nn.Dropout, x: jax.Array, axis: int, deterministic: bool) -> jax.Array:
+    """Dropout on the state-token rows `x` (every third along `axis`, from 1) with the mask the
+    full [.., 3K, ..] tensor would get, so pruning the last block changes no random draw."""
+    if deterministic:
+        return x
+    shape = list(x.shape)
+    shape[axis] *= 3
+    index = (slice(None),) * axis + (slice(1, None, 3),)
+    return dropout(jnp.zeros(shape, x.dtype).at[index].set(x), deterministic=False)[index]
+
+
 class CausalSelfAttention(nn.Module):
     embed_dim: int
     n_head: int
@@ -43,24 +55,37 @@ class CausalSelfAttention(nn.Module):
     dtype: jnp.dtype
 
     @nn.compact
-    def __call__(self, x: jax.Array, bias: jax.Array, deterministic: bool) -> jax.Array:
+    def __call__(self, x: jax.Array, bias: jax.Array, deterministic: bool, state_rows_only: bool = False) -> jax.Array:
+        """[B, T, D] -> [B, T, D], or [B, T/3, D] at the state tokens only (`state_rows_only`)."""
         batch, length, _ = x.shape
         head_dim = self.embed_dim // self.n_head
         dense = lambda n, name: nn.Dense(n, kernel_init=gpt2_kernel_init, dtype=self.dtype, name=name)
         qkv = dense(3 * self.embed_dim, "c_attn")(x)
         q, k, v = jnp.split(qkv.reshape(batch, length, 3, self.n_head, head_dim), 3, axis=2)
         q, k, v = (t[:, :, 0] for t in (q, k, v))  # [B, T, H, Dh]
+        if state_rows_only:  # every key and value, queries at the state tokens only
+            q, bias = q[:, 1::3], bias[:, :, 1::3]
         scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) / jnp.sqrt(head_dim).astype(q.dtype)
         # Softmax in float32 even under bf16 compute.
         weights = jax.nn.softmax(scores.astype(jnp.float32) + bias, axis=-1)
-        weights = nn.Dropout(self.dropout)(weights, deterministic=deterministic)
+        attn_dropout, out_dropout = nn.Dropout(self.dropout), nn.Dropout(self.dropout)
+        if state_rows_only:
+            weights = _dropout_rows(attn_dropout, weights, 2, deterministic)
+        else:
+            weights = attn_dropout(weights, deterministic=deterministic)
         out = jnp.einsum("bhqk,bkhd->bqhd", weights.astype(v.dtype), v)
-        out = dense(self.embed_dim, "c_proj")(out.reshape(batch, length, self.embed_dim))
-        return nn.Dropout(self.dropout)(out, deterministic=deterministic)
+        out = dense(self.embed_dim, "c_proj")(out.reshape(batch, q.shape[1], self.embed_dim))
+        if state_rows_only:
+            return _dropout_rows(out_dropout, out, 1, deterministic)
+        return out_dropout(out, deterministic=deterministic)
 
 
 class Block(nn.Module):
-    """Pre-LN GPT-2 block: x + Attn(LN(x)), then x + MLP(LN(x)) with a 4d ReLU MLP."""
+    """Pre-LN GPT-2 block: x + Attn(LN(x)), then x + MLP(LN(x)) with a 4d ReLU MLP.
+
+    `state_rows_only` (the last block) computes the output at the state tokens only, the
+    rows the action heads read: the same values for 1/3 of the MLP and projection work.
+    """
 
     embed_dim: int
     n_head: int
@@ -68,17 +93,21 @@ class Block(nn.Module):
     dtype: jnp.dtype
 
     @nn.compact
-    def __call__(self, x: jax.Array, bias: jax.Array, deterministic: bool) -> jax.Array:
+    def __call__(self, x: jax.Array, bias: jax.Array, deterministic: bool, state_rows_only: bool = False) -> jax.Array:
         h = nn.LayerNorm(epsilon=LAYER_NORM_EPS, dtype=self.dtype, name="ln_1")(x)
-        x = x + CausalSelfAttention(self.embed_dim, self.n_head, self.dropout, self.dtype, name="attn")(
-            h, bias, deterministic
+        attn = CausalSelfAttention(self.embed_dim, self.n_head, self.dropout, self.dtype, name="attn")(
+            h, bias, deterministic, state_rows_only
         )
+        x = (x[:, 1::3] if state_rows_only else x) + attn
         h = nn.LayerNorm(epsilon=LAYER_NORM_EPS, dtype=self.dtype, name="ln_2")(x)
         h = nn.Dense(4 * self.embed_dim, kernel_init=gpt2_kernel_init, dtype=self.dtype, name="c_fc")(h)
         h = nn.Dense(self.embed_dim, kernel_init=gpt2_kernel_init, dtype=self.dtype, name="c_proj")(
             nn.relu(h)
         )
-        return x + nn.Dropout(self.dropout)(h, deterministic=deterministic)
+        dropout = nn.Dropout(self.dropout)
+        if state_rows_only:
+            return x + _dropout_rows(dropout, h, 1, deterministic)
+        return x + dropout(h, deterministic=deterministic)
 
 
 def attention_bias(mask: jax.Array) -> jax.Array:
@@ -109,6 +138,7 @@ class DecisionTransformer(nn.Module):
     ordering: int = 0
     max_ep_len: int = MAX_EPISODE_LEN
     dtype: jnp.dtype = jnp.float32  # compute dtype; parameters stay float32
+    prune_last_block: bool = True  # the last block at the state tokens only; False: every token (the reference)
 
     @nn.compact
     def __call__(
@@ -140,12 +170,14 @@ class DecisionTransformer(nn.Module):
         x = nn.LayerNorm(epsilon=LAYER_NORM_EPS, dtype=self.dtype, name="embed_ln")(tokens)
         x = nn.Dropout(self.dropout)(x, deterministic=deterministic)
         bias = attention_bias(mask)
+        pruned = self.prune_last_block and self.n_layer > 0
         for i in range(self.n_layer):
             x = Block(self.embed_dim, self.n_head, self.dropout, self.dtype, name=f"block_{i}")(
-                x, bias, deterministic
+                x, bias, deterministic, state_rows_only=pruned and i == self.n_layer - 1
             )
-        x = nn.LayerNorm(epsilon=LAYER_NORM_EPS, dtype=self.dtype, name="ln_f")(x)
-        state_tokens = x.reshape(batch, length, 3, self.embed_dim)[:, :, 1].astype(jnp.float32)
+        if not pruned:
+            x = x[:, 1::3]  # the state tokens: (R_t, s_t, a_t) per step
+        state_tokens = nn.LayerNorm(epsilon=LAYER_NORM_EPS, dtype=self.dtype, name="ln_f")(x).astype(jnp.float32)
 
         if not self.stochastic:
             action = jnp.tanh(TorchLinear(self.act_dim, name="predict_action")(state_tokens))
