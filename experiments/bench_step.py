@@ -89,6 +89,7 @@ def bench_update(algo: str, size: str, batch_size: int, reps: int, prune_last_bl
     return {
         "algo": algo, "size": size, "batch_size": batch_size, "compile_s": compile_s,
         "ms_median": float(np.median(times)), "ms_min": float(times.min()), "ms_max": float(times.max()),
+        "times_ms": [float(t) for t in times],
         "updates_per_s": 1.0 / median_s, "gflop_per_update": flops / 1e9, "tflop_per_s": flops / median_s / 1e12,
         # the same for every case with the same reps: tells a flag that changes the arithmetic
         "actor_checksum": float(sum(np.abs(np.asarray(x, np.float64)).sum()
