@@ -21,14 +21,12 @@ from vitamin_jax.rollout import ContextWindows, select_action
 from vitamin_jax.saved_agent import load_run_config, restore_agent
 from vitamin_jax.workdir import CONFIG_FILE
 
-PolicyLoadError = SavedRunError  # what vitamin_jax/data/generate.py catches
-
 
 def _run_dir(path: str) -> str:
     for candidate in (path, os.path.dirname(os.path.abspath(path))):
         if os.path.exists(os.path.join(candidate, CONFIG_FILE)):
             return candidate
-    raise PolicyLoadError(f"{path!r} is not a run directory of ours (no config.json there or one level up)")
+    raise SavedRunError(f"{path!r} is not a run directory of ours (no config.json there or one level up)")
 
 
 class DecisionTransformerPolicy:

@@ -26,7 +26,6 @@ import numpy as np
 from vitamin_jax import envs
 from vitamin_jax import policy as policy_module
 from vitamin_jax.data.loading import (
-    DatasetError,
     default_minari_id,
     fix_instructions,
     generated_dataset_id,
@@ -34,6 +33,7 @@ from vitamin_jax.data.loading import (
     minari_exists,
     minari_root,
 )
+from vitamin_jax.errors import DatasetError, SavedRunError
 
 _TEMP_PREFIX = ".vitamin-generate-"  # hidden: Minari's listing skips dot-directories
 _PID_FILE = "owner.pid"
@@ -78,7 +78,7 @@ def load_checkpoint_policy(checkpoint_dir: str, *, noise: float = 0.0, seed: int
         raise DatasetError(f"--policy {checkpoint_dir!r} is neither 'random' nor a checkpoint directory")
     try:
         return policy_module.load_policy(checkpoint_dir, noise=noise, seed=seed)
-    except policy_module.PolicyLoadError as e:
+    except SavedRunError as e:
         raise DatasetError(f"cannot load the policy in {checkpoint_dir}: {e}") from e
 
 
