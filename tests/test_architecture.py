@@ -137,3 +137,26 @@ def test_each_table_is_defined_once(constant):
     defined = [name for name, tree in TREES.items() for node in tree.body if isinstance(node, ast.Assign)
                and any(isinstance(t, ast.Name) and t.id == constant for t in node.targets)]
     assert len(defined) == 1, defined
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a markdown heading: lower case, punctuation dropped, spaces to dashes."""
+    return re.sub(r"[^a-z0-9 _-]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_cited_docs_section_exists():
+    """`docs/FILE.md#section` in code, tests and READMEs names a file the repo ships and a heading in it."""
+    root = os.path.dirname(PACKAGE)
+    sources = [os.path.join(folder, name) for top in ("vitamin_jax", "tests", "experiments", "configs", "docs")
+               for folder, _, files in os.walk(os.path.join(root, top)) for name in files
+               if name.endswith((".py", ".md", ".sh"))] + [os.path.join(root, "README.md")]
+    cited = {m for path in sources for m in re.findall(r"docs/([a-z_]+\.md)#([a-z0-9_-]+)", open(path).read())}
+    assert cited  # the pattern still matches how the repo cites its docs
+    missing = []
+    for doc, anchor in sorted(cited):
+        path = os.path.join(root, "docs", doc)
+        headings = [_anchor(line.lstrip("#")) for line in open(path).read().splitlines()
+                    if line.startswith("#")] if os.path.exists(path) else []
+        if anchor not in headings:
+            missing.append(f"docs/{doc}#{anchor}")
+    assert missing == []

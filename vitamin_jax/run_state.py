@@ -2,7 +2,7 @@
 
 The restore policy (newest checkpoint that verifies, damaged ones set aside, every process
 agreeing) lives here next to the loop counters it restores; `vitamin_jax.checkpointing`
-writes and verifies the files (docs/design.md#checkpoints-and-resume).
+writes and verifies the files (docs/design.md#the-training-loop, docs/faithfulness.md#full-checkpoints).
 """
 
 from __future__ import annotations
