@@ -19,23 +19,7 @@ from vitamin_jax.envs.registry import (
     get_spec,
 )
 from vitamin_jax.envs.toy import TOY_ENV_ID, SingleStateToyEnv, toy_dataset, toy_reward
-from vitamin_jax.envs.wrappers import (
-    AffineReward,
-    D4RLAdroitReward,
-    D4RLMazeGoal,
-    D4RLMazeObservation,
-    DelayedReward,
-    FlattenGoalObservation,
-    Float32Observation,
-    PenDropTermination,
-    SeedFirstReset,
-    ZeroPadObservation,
-    d4rl_maze_observation,
-    flatten_observation,
-    goal_layout_to_d4rl,
-    state_vector,
-)
-from vitamin_jax.schema import MAZE_LAYOUTS
+from vitamin_jax.envs.wrappers import flatten_observation, goal_layout_to_d4rl, state_vector
 
 if TOY_ENV_ID not in gym.registry:
     gym.register(TOY_ENV_ID, entry_point=SingleStateToyEnv, max_episode_steps=1)
@@ -71,11 +55,8 @@ def success_rate(name: str, raw_returns: Optional[Sequence[float]] = None, *,
     return float(np.mean(reached))
 
 
-__all__ = [
-    "AUTORESET_MODE", "GOAL_RADIUS", "MAZE_LAYOUTS", "REGISTRY", "DatasetSpec", "EnvVersion", "FrozenKwargs",
+__all__ = [  # the wrappers themselves are in vitamin_jax.envs.wrappers, applied by vitamin_jax.envs.make
+    "AUTORESET_MODE", "GOAL_RADIUS", "REGISTRY", "DatasetSpec", "EnvVersion", "FrozenKwargs",
     "UnknownDatasetError", "dataset_names", "get_spec", "make_env", "make_vector_env", "normalized_score",
-    "success_rate", "d4rl_maze_observation", "flatten_observation", "goal_layout_to_d4rl", "state_vector",
-    "toy_dataset", "toy_reward", "AffineReward", "D4RLAdroitReward", "D4RLMazeGoal", "D4RLMazeObservation",
-    "DelayedReward", "FlattenGoalObservation", "Float32Observation", "PenDropTermination", "SeedFirstReset",
-    "ZeroPadObservation",
+    "success_rate", "flatten_observation", "goal_layout_to_d4rl", "state_vector", "toy_dataset", "toy_reward",
 ]
