@@ -7,11 +7,13 @@ import pytest
 
 from vitamin_jax import algorithms
 from vitamin_jax import objectives as obj
-from vitamin_jax.algorithms import ALGORITHMS, PHASES, Algorithm, build_algorithm, phase_coefficients
+from vitamin_jax.agent import Learner
+from vitamin_jax.algorithms import ALGORITHMS, Algorithm, build_algorithm, phase_coefficients
 from vitamin_jax.config_validation import resolve_config
 from vitamin_jax.configuration import load_config
 from vitamin_jax.errors import ConfigError
-from vitamin_jax.schema import ALGO_NAMES
+from vitamin_jax.schema import ALGO_NAMES, PHASES
+from vitamin_jax.updates import Updates
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "vitamin_jax"
 
@@ -105,16 +107,16 @@ def test_the_table_names_the_schemas_algorithms():
     assert tuple(ALGORITHMS) == ALGO_NAMES
 
 
-def test_phase_coefficients_build_each_row_once(monkeypatch):
+def test_the_training_loop_asks_its_learners_row_and_never_rebuilds_it(monkeypatch):
     config = load_config("configs/mujoco.py:hopper-medium")
-    expected = {(name, phase): build_algorithm(_with_algo(config, name)).coefficients(config, phase)
+    expected = {(name, phase): phase_coefficients(_with_algo(config, name), phase)
                 for name in ALGORITHMS for phase in PHASES}
-    for name in ALGORITHMS:  # each row may be built once
-        phase_coefficients(_with_algo(config, name), "online")
+    built = {name: Updates.build(Learner.from_config(_with_algo(config, name), 3, 2, critic_layer_norm=False), 4)
+             for name in ALGORITHMS}
     monkeypatch.setattr(algorithms, "build_algorithm", lambda c: pytest.fail("row rebuilt"))
     for _ in range(2):
         for (name, phase), coeffs in expected.items():
-            got = phase_coefficients(_with_algo(config, name), phase)
+            got = built[name].coefficients(_with_algo(config, name), phase)
             assert {k: float(v) for k, v in got.items()} == {k: float(v) for k, v in coeffs.items()}
 
 

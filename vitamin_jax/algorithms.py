@@ -20,11 +20,10 @@ import ml_collections
 
 from vitamin_jax import objectives as obj
 from vitamin_jax.errors import ConfigError
-from vitamin_jax.schema import ALGO_NAMES
+from vitamin_jax.schema import ALGO_NAMES, PHASES
 
 TD3_ACTOR_UPDATE_INTERVAL = 2  # Table 9: the actor is updated after every 2nd critic step
 DEFAULT_INTERVAL = -1  # config.rl.actor_update_interval placeholder: the algorithm's own
-PHASES = ("pretrain", "online")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,9 +93,18 @@ class Algorithm:
         return int(configured)
 
     def coefficients(self, config: ml_collections.ConfigDict, phase: str) -> dict[str, jnp.ndarray]:
-        """(sup_coeff, rl_coeff) of this row for 'pretrain' or 'online' (see `phase_coefficients`)."""
-        _check_phase(phase)
-        return _coefficients(self.supervised_online, self.rl_term is not None, config, phase)
+        """(sup_coeff, rl_coeff) of this row for 'pretrain' or 'online', as float32 arrays (no retracing).
+
+        Pretraining is purely supervised unless `rl.rl_from_start` (AntMaze), in which case it
+        uses the online coefficients, as the original.
+        """
+        if phase not in PHASES:
+            raise ValueError(f"phase must be 'pretrain' or 'online', got {phase!r}")
+        sup = float(config.rl.sup_coeff) if self.supervised_online else 0.0
+        rl = float(config.rl.rl_coeff) if self.rl_term is not None else 0.0
+        if phase == "pretrain" and not config.rl.rl_from_start:
+            sup, rl = 1.0, 0.0
+        return {"sup_coeff": jnp.float32(sup), "rl_coeff": jnp.float32(rl)}
 
 
 def _raise(message: str) -> None:
@@ -152,33 +160,7 @@ def build_algorithm(config: ml_collections.ConfigDict) -> Algorithm:
     return ALGORITHMS[config.algo](config)
 
 
-# algo name -> (supervised term online, has an RL term): which terms a row holds depends on its name
-# only (the config binds the terms' hyper-parameters), so each row is built once, not every iteration.
-_TERMS_IN_USE: dict[str, tuple[bool, bool]] = {}
-
-
 def phase_coefficients(config: ml_collections.ConfigDict, phase: str) -> dict[str, jnp.ndarray]:
-    """(sup_coeff, rl_coeff) for 'pretrain' or 'online', as float32 arrays (no retracing).
-
-    Pretraining is purely supervised unless `rl.rl_from_start` (AntMaze), in which case it
-    uses the online coefficients, as the original.
-    """
-    _check_phase(phase)
-    if config.algo not in _TERMS_IN_USE:
-        algo = build_algorithm(config)
-        _TERMS_IN_USE[config.algo] = (algo.supervised_online, algo.rl_term is not None)
-    return _coefficients(*_TERMS_IN_USE[config.algo], config, phase)
-
-
-def _check_phase(phase: str) -> None:
-    if phase not in PHASES:
-        raise ValueError(f"phase must be 'pretrain' or 'online', got {phase!r}")
-
-
-def _coefficients(supervised_online: bool, has_rl_term: bool, config: ml_collections.ConfigDict,
-                  phase: str) -> dict[str, jnp.ndarray]:
-    sup = float(config.rl.sup_coeff) if supervised_online else 0.0
-    rl = float(config.rl.rl_coeff) if has_rl_term else 0.0
-    if phase == "pretrain" and not config.rl.rl_from_start:
-        sup, rl = 1.0, 0.0
-    return {"sup_coeff": jnp.float32(sup), "rl_coeff": jnp.float32(rl)}
+    """`Algorithm.coefficients` of the row `config.algo` names. It builds the row: a caller that
+    holds one (the training loop, `Learner.algo`) asks the row instead."""
+    return build_algorithm(config).coefficients(config, phase)

@@ -22,6 +22,7 @@ MAZE_LAYOUTS = ("d4rl", "goal")
 ALGO_NAMES = ("odt", "td3_odt", "td3", "ddpg_odt", "sac_odt", "iql_odt", "awac_odt")
 ADROIT_REWARDS = ("d4rl", "stored")  # config.dataset.adroit_rewards (vitamin_jax/data/adroit_rewards.py)
 WANDB_MODES = ("offline", "online", "disabled")  # config.log.wandb_mode (vitamin_jax/wandb_logging.py)
+PHASES = ("pretrain", "online")  # a run's two phases: offline pretraining, online finetuning
 
 # field: (kind, low, high, closed_low, closed_high); kind 'int' also requires an integer.
 _POSITIVE_INT = ("int", 1, math.inf, True, False)

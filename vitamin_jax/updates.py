@@ -17,7 +17,6 @@ import numpy as np
 
 from vitamin_jax import distributed
 from vitamin_jax.agent import AgentState, Learner
-from vitamin_jax.algorithms import phase_coefficients
 from vitamin_jax.data.device_replay import ReplayArrays, sample
 from vitamin_jax.errors import TrainingError
 from vitamin_jax.run_state import Run
@@ -59,6 +58,7 @@ class Updates:
     interval: int
     from_host: Callable  # (agent [S], batches [S, chunk, interval, B, ...], coeffs)
     on_device: Callable  # (agent [S], replay, keys [S], coeffs, num_updates, replay vmap axis)
+    coefficients: Callable  # (config, phase) -> coeffs: the learner's own row, never rebuilt
 
     @classmethod
     def build(cls, learner: Learner, batch_size: int, mesh=None) -> "Updates":
@@ -76,7 +76,8 @@ class Updates:
             from_host_fn = lambda agent, batches, coeffs: host_jit(agent, place(batches), coeffs)
         else:
             from_host_fn = jax.jit(from_host)
-        return cls(learner.actor_update_interval, from_host_fn, jax.jit(on_device, static_argnums=(4, 5)))
+        return cls(learner.actor_update_interval, from_host_fn, jax.jit(on_device, static_argnums=(4, 5)),
+                   learner.algo.coefficients)
 
 
 def train(run: Run, updates: "Updates", phase: str, active: np.ndarray) -> dict:
@@ -88,7 +89,7 @@ def train(run: Run, updates: "Updates", phase: str, active: np.ndarray) -> dict:
     """
     c = run.config
     num_updates = c.train.num_updates_per_pretrain_iter if phase == "pretrain" else c.train.num_updates_per_online_iter
-    coeffs = phase_coefficients(c, phase)
+    coeffs = updates.coefficients(c, phase)
     chunk = dispatch_chunk(num_updates, c.train.updates_per_dispatch)
     before = run.agent
     history = []

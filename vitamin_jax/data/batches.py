@@ -22,9 +22,8 @@ from vitamin_jax.data import sampler
 from vitamin_jax.data.device_replay import DeviceReplay, ReplayArrays
 from vitamin_jax.data.preprocess import OfflineData
 from vitamin_jax.data.replay import ReplayBuffer, flatten_trajectories
+from vitamin_jax.schema import PHASES
 from vitamin_jax.types import Batch
-
-PHASES = ("pretrain", "online")
 
 
 class RunReplay:
