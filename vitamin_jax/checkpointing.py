@@ -147,6 +147,12 @@ class Checkpointer:
     def has_digest(self, step: int) -> bool:
         return os.path.isfile(os.path.join(self.step_dir(step), DIGEST_FILE))
 
+    def written_before_digests(self) -> bool:
+        """True if there are checkpoints and none has a digest: written before digests existed,
+        they restore unverified (a directory where some have one requires it of every step)."""
+        steps = self.all_steps()
+        return bool(steps) and not any(self.has_digest(step) for step in steps)
+
     def save(self, step: int, agent: Any, arrays: dict, meta: dict) -> None:
         """agent: AgentState pytree; arrays: a pytree of NumPy arrays; meta: JSON-able dict.
 

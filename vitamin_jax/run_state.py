@@ -13,7 +13,6 @@ import sys
 import time
 from typing import Optional
 
-import jax
 import ml_collections
 import numpy as np
 
@@ -23,7 +22,7 @@ from vitamin_jax.checkpointing import Checkpointer, DamagedCheckpoint, DiskFull
 from vitamin_jax.data.batches import RunReplay
 from vitamin_jax.data.loading import first_line
 from vitamin_jax.errors import TrainingError
-from vitamin_jax.streams import INIT_KEYS, stream_keys
+from vitamin_jax.streams import initial_agents, run_seeds
 from vitamin_jax.timing import Timings
 
 
@@ -49,9 +48,9 @@ class Run:
 
     def __init__(self, config: ml_collections.ConfigDict, workdir: str, learner: Learner, replay: RunReplay):
         self.config, self.workdir = config, workdir
-        self.seeds = [config.seed + s for s in range(config.num_seeds)]
+        self.seeds = run_seeds(config)
         self.replay = replay
-        self.agent = jax.jit(jax.vmap(learner.init))(stream_keys(self.seeds, INIT_KEYS))  # one compile, not one per op
+        self.agent = initial_agents(learner, self.seeds)
         self.np_rngs = [np.random.default_rng(seed) for seed in self.seeds]  # host sampler only
         self.loop = LoopState(online_transitions=[0] * len(self.seeds))
         self.started_at = time.time()  # wall-clock origin of loop.wall_time; reset when the loop starts
@@ -71,7 +70,7 @@ class Run:
         Checkpoints written before digests existed (no step has one) restore unverified.
         """
         steps = self.checkpointer.all_steps()
-        legacy = bool(steps) and not any(self.checkpointer.has_digest(step) for step in steps)
+        legacy = self.checkpointer.written_before_digests()
         failed = {}
         for step in steps:
             reason = self._restore_step(step, require_digest=not legacy)

@@ -12,7 +12,6 @@ import json
 import os
 from typing import Any, NamedTuple, Optional
 
-import jax
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
@@ -22,7 +21,7 @@ from vitamin_jax.agent import Learner
 from vitamin_jax.checkpointing import Checkpointer, DamagedCheckpoint
 from vitamin_jax.envs.options import env_options
 from vitamin_jax.errors import SavedRunError
-from vitamin_jax.streams import INIT_KEYS, stream_keys
+from vitamin_jax.streams import initial_agents, run_seeds
 from vitamin_jax.workdir import CONFIG_FILE
 
 
@@ -61,10 +60,8 @@ def restore_agent(config: ml_collections.ConfigDict, workdir: str, step: Optiona
     try:
         mean, std = _saved_normalisation(checkpointer, step)
         learner = Learner.from_config(config, mean.shape[-1], _action_dim(config), bool(config.critic.layer_norm))
-        seeds = [config.seed + s for s in range(config.num_seeds)]
-        like = jax.jit(jax.vmap(learner.init))(stream_keys(seeds, INIT_KEYS))
-        legacy = not any(checkpointer.has_digest(s) for s in steps)
-        agent, _, meta = checkpointer.restore(step, like, require_digest=not legacy)
+        like = initial_agents(learner, run_seeds(config))
+        agent, _, meta = checkpointer.restore(step, like, require_digest=not checkpointer.written_before_digests())
     except DamagedCheckpoint as e:
         raise SavedRunError(f"checkpoint {step} in {directory} is damaged ({e}); pick another with --step") from None
     finally:

@@ -18,6 +18,17 @@ INIT_KEYS, SAMPLING_KEYS, EVAL_ACTION_KEYS, COLLECT_ACTION_KEYS = range(4)
 EVAL_EPISODES, ONLINE_EPISODES = 0, 1
 
 
+def run_seeds(config) -> list[int]:
+    """The seeds of a run: config.seed, config.seed + 1, ... (`config.num_seeds` of them, vmapped)."""
+    return [config.seed + s for s in range(config.num_seeds)]
+
+
+def initial_agents(learner, seeds: list[int]):
+    """Agent states [S] as a run starts them, from each seed's INIT_KEYS stream (one compile, not one per op);
+    also the template a checkpoint restores into."""
+    return jax.jit(jax.vmap(learner.init))(stream_keys(seeds, INIT_KEYS))
+
+
 def stream_keys(seeds: list[int], purpose: int, *position: int) -> jax.Array:
     """[S] keys: fold_in(PRNGKey(seed), purpose), then fold_in of each position entry."""
     keys = []
