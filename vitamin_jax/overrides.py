@@ -18,6 +18,7 @@ from ml_collections import config_flags
 
 from vitamin_jax.configuration import ensure_configs_importable, load_config
 from vitamin_jax.errors import ConfigError
+from vitamin_jax.schema import get_field
 
 CONFIG_FLAG = "config"
 OVERRIDE_PREFIX = f"--{CONFIG_FLAG}."
@@ -73,7 +74,7 @@ def override_values(spec: str, overrides: Sequence[str]) -> list[tuple[str, Any]
     """(field, value) per overridden field, as the command line parses `overrides` for `--config=spec`."""
     config = config_from_command_line(spec, overrides)
     fields = dict.fromkeys(arg.split("=", 1)[0][len(OVERRIDE_PREFIX):] for arg in overrides)  # the last one wins
-    return [(field, _field(config, field)) for field in fields]
+    return [(field, get_field(config, field)) for field in fields]
 
 
 def unknown_overrides(argv: Sequence[str]) -> list[str]:
@@ -92,13 +93,6 @@ def unknown_overrides(argv: Sequence[str]) -> list[str]:
                     break
                 node = node[part]
     return unknown
-
-
-def _field(config: ml_collections.ConfigDict, field: str) -> Any:
-    node = config
-    for part in field.split("."):
-        node = node[part]
-    return node
 
 
 def _one_line(error: BaseException) -> str:

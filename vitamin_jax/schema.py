@@ -103,7 +103,8 @@ def check(condition: bool, message: str) -> None:
         raise ConfigError(message)
 
 
-def _get(config, path: str):
+def get_field(config, path: str):
+    """The value at dotted `path` ('model.embed_dim') of a nested config."""
     node = config
     for part in path.split("."):
         node = node[part]
@@ -130,7 +131,7 @@ def check_enums(config, paths=tuple(ENUMS)) -> None:
 def check_ranges(config) -> None:
     """Every field of `RANGES` inside its range (bools are not numbers here)."""
     for path, (kind, low, high, closed_low, closed_high) in RANGES.items():
-        value = _get(config, path)
+        value = get_field(config, path)
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         ok = number and (kind != "int" or isinstance(value, int)) and math.isfinite(value)
         ok = ok and (value >= low if closed_low else value > low) and (value <= high if closed_high else value < high)
